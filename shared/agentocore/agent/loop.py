@@ -1,0 +1,302 @@
+"""The ReAct loop over Converse: reason (model call), act (tools), observe (toolResults)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from agentocore.agent import caching
+from agentocore.agent.result import AgentResult, Compaction, RunStatus, ToolCallRecord
+from agentocore.budget.guard import Budget, Spent, over_budget
+from agentocore.budget.pricing import PricingTable
+from agentocore.budget.usage import Usage
+from agentocore.config import Settings
+from agentocore.events.actions import ActionRequest, ActionSink
+from agentocore.models.base import ContextWindowExceeded, ModelError, ModelProvider
+from agentocore.models.retry import Backoff
+from agentocore.tools.executor import ToolExecutor
+from agentocore.tools.registry import ToolContext, ToolRegistry
+from agentocore.types import ContentBlock, ConverseRequest, ConverseResponse, Message
+
+log = logging.getLogger(__name__)
+
+SAFE_REFUSAL = "I'm sorry, but I can't help with that request."
+CONTINUE_PROMPT = (
+    "Your reply was cut off by the output token limit. Continue exactly where it stopped."
+)
+TRUNCATED_TOOL_USE = (
+    "Your reply was cut off by the output token limit in the middle of a tool call, so the call "
+    "was not run. Make the call again with shorter input, or answer without it."
+)
+MALFORMED_FEEDBACK = (
+    "Your previous reply could not be used (stopReason={reason}). Reply again. If you call a "
+    "tool, give its input as a JSON object that matches the tool's input schema."
+)
+
+
+class Summarizer(Protocol):
+    """Turns older messages (and an earlier summary) into a shorter summary."""
+
+    def summarize(self, previous: str | None, messages: Sequence[Message]) -> tuple[str, Usage]:
+        """Return the new summary and the model usage it cost."""
+        ...
+
+
+def text_of(message: Message) -> str:
+    """The concatenated text blocks of a message."""
+    return "".join(b["text"] for b in message.get("content", []) if "text" in b)
+
+
+def _assistant(text: str) -> Message:
+    return {"role": "assistant", "content": [{"text": text}]}
+
+
+def _user(text: str) -> Message:
+    return {"role": "user", "content": [{"text": text}]}
+
+
+class _Run:
+    """Mutable state of one run."""
+
+    def __init__(self, history: list[Message], first: Message) -> None:
+        self.history = history
+        self.new: list[Message] = [first]
+        self.usage = Usage()
+        self.tool_calls: list[ToolCallRecord] = []
+        self.actions: list[ActionRequest] = []
+        self.iterations = 0
+        self.responses = 0
+        self.parts: list[str] = []
+        self.malformed_retry_used = False
+        self.compacted = False
+        self.continuations = 0
+        self.compaction: Compaction | None = None
+
+    @property
+    def messages(self) -> list[Message]:
+        return self.history + self.new
+
+
+class Agent:
+    """A ReAct agent: one model provider, one tool registry, the settings' limits.
+
+    ``run`` never raises for an expected outcome; the :class:`AgentResult` says what happened.
+    Build one per process (Lambda cold start) and reuse it across invocations.
+    """
+
+    def __init__(
+        self,
+        model: ModelProvider,
+        tools: ToolRegistry | None = None,
+        *,
+        settings: Settings | None = None,
+        system_prompt: str | None = None,
+        action_sink: ActionSink | None = None,
+        pricing: PricingTable | None = None,
+        summarizer: Summarizer | None = None,
+        backoff: Backoff | None = None,
+        refusal_text: str = SAFE_REFUSAL,
+    ) -> None:
+        self.model = model
+        self.tools = tools or ToolRegistry()
+        self.settings = settings or Settings()
+        self.system_prompt = system_prompt or self.settings.system_prompt
+        self.pricing = pricing or PricingTable.from_env()
+        self.summarizer = summarizer
+        self.backoff = backoff or Backoff()
+        self.refusal_text = refusal_text
+        self.executor = ToolExecutor(
+            self.tools,
+            concurrency=self.settings.tool_concurrency,
+            timeout_s=self.settings.tool_timeout_s,
+            action_sink=action_sink,
+        )
+        self._cache_plan: caching.CachePlan | None = None
+        self._inference = {
+            "maxTokens": self.settings.max_tokens,
+            "temperature": self.settings.temperature,
+        }
+
+    @property
+    def cache_plan(self) -> caching.CachePlan:
+        """Where cache points go; computed on first use from the static prefix."""
+        if self._cache_plan is None:
+            self._cache_plan = caching.plan(
+                self.settings.prompt_caching,
+                self.model.min_cache_tokens,
+                self.tools.specs(),
+                self.system_prompt,
+            )
+        return self._cache_plan
+
+    def build_request(self, messages: list[Message], summary: str | None) -> ConverseRequest:
+        """The Converse request for the current conversation state."""
+        plan = self.cache_plan
+        request: ConverseRequest = {
+            "system": caching.system_blocks(self.system_prompt, summary, plan),
+            "messages": messages,
+            "inferenceConfig": self._inference,
+        }
+        tool_config = caching.tool_config(self.tools.specs(), plan)
+        if tool_config is not None:
+            request["toolConfig"] = tool_config
+        return request
+
+    def run(
+        self,
+        user_message: str | list[ContentBlock],
+        *,
+        history: Sequence[Message] = (),
+        summary: str | None = None,
+        context: ToolContext | None = None,
+        budget: Budget | None = None,
+        spent: Spent | None = None,
+    ) -> AgentResult:
+        """Run the loop for one user message on top of ``history`` (a valid window)."""
+        started = time.perf_counter()
+        content = [{"text": user_message}] if isinstance(user_message, str) else user_message
+        run = _Run(list(history), {"role": "user", "content": content})
+        ctx = context or ToolContext()
+        budget = budget or Budget(self.settings.budget_max_tokens, self.settings.budget_max_usd)
+        spent = spent or Spent()
+
+        def finish(
+            status: RunStatus,
+            stop_reason: str | None,
+            text: str,
+            *,
+            error: str | None = None,
+            truncated: bool = False,
+            flagged: bool = False,
+        ) -> AgentResult:
+            if run.responses and run.new[-1]["role"] == "user":
+                run.new.append(_assistant(text or f"[{status}]"))
+            return AgentResult(
+                status=status,
+                final_text=text,
+                stop_reason=stop_reason,
+                iterations=run.iterations,
+                tool_calls=run.tool_calls,
+                usage=run.usage,
+                cost_usd=self.pricing.cost(self.model.model_id, run.usage),
+                elapsed_ms=(time.perf_counter() - started) * 1000,
+                model_id=self.model.model_id,
+                truncated=truncated,
+                flagged=flagged,
+                error=error,
+                messages=run.new if run.responses else [],
+                actions=run.actions,
+                compaction=run.compaction,
+            )
+
+        while run.iterations < self.settings.max_iterations:
+            cost = self.pricing.cost(self.model.model_id, run.usage)
+            reason = over_budget(budget, spent, run.usage, cost)
+            if reason:
+                return finish("budget_exceeded", None, f"Stopped: {reason}.", error=reason)
+            run.iterations += 1
+            try:
+                response = self._call(run, summary)
+            except ContextWindowExceeded as exc:
+                outcome = self._compact(run, summary, str(exc))
+                if isinstance(outcome, str):
+                    summary = outcome
+                    continue
+                return finish("failed", "model_context_window_exceeded", "", error=outcome[0])
+            except ModelError as exc:
+                log.error("model call failed", extra={"error": str(exc)})
+                return finish("failed", None, "", error=f"model call failed: {exc}")
+
+            stop = str(response.get("stopReason", ""))
+            message = response.get("output", {}).get("message") or {}
+            blocks: list[ContentBlock] = list(message.get("content") or [])
+            tool_uses = [b["toolUse"] for b in blocks if "toolUse" in b]
+
+            if stop in ("tool_use", "end_turn") and tool_uses:
+                run.new.append({"role": "assistant", "content": blocks})
+                self._act(run, tool_uses, ctx)
+                continue
+            if stop in ("end_turn", "stop_sequence"):
+                text = "".join(run.parts) + text_of(message)
+                run.new.append({"role": "assistant", "content": blocks or [{"text": text}]})
+                if not text and not blocks:
+                    run.new[-1] = _assistant("[empty reply]")
+                return finish("completed", stop, text)
+            if stop == "max_tokens":
+                partial = text_of(message)
+                run.parts.append(partial)
+                kept = [b for b in blocks if "toolUse" not in b and b.get("text", "x")]
+                run.new.append({"role": "assistant", "content": kept or [{"text": "[cut off]"}]})
+                if run.continuations < self.settings.max_tokens_continuations:
+                    run.continuations += 1
+                    run.new.append(_user(TRUNCATED_TOOL_USE if tool_uses else CONTINUE_PROMPT))
+                    continue
+                return finish("truncated", stop, "".join(run.parts), truncated=True)
+            if stop in ("guardrail_intervened", "content_filtered"):
+                run.new.append(_assistant(self.refusal_text))
+                return finish("refused", stop, self.refusal_text, flagged=True)
+            if stop in ("malformed_model_output", "malformed_tool_use") or stop == "tool_use":
+                stop = stop if stop != "tool_use" else "malformed_tool_use"  # tool_use w/o blocks
+                texts = [b for b in blocks if b.get("text")]
+                run.new.append({"role": "assistant", "content": texts or [{"text": "[malformed]"}]})
+                if run.malformed_retry_used:
+                    return finish("failed", stop, "", error=f"model returned {stop} twice")
+                run.malformed_retry_used = True
+                run.new.append(_user(MALFORMED_FEEDBACK.format(reason=stop)))
+                continue
+            if stop == "model_context_window_exceeded":
+                outcome = self._compact(run, summary, stop)
+                if isinstance(outcome, str):
+                    summary = outcome
+                    continue
+                return finish("failed", stop, "", error=outcome[0])
+            run.new.append(_assistant("[unrecognised model stop]"))
+            return finish("failed", stop or None, "", error=f"unknown stopReason {stop!r}")
+
+        return finish(
+            "max_iterations",
+            None,
+            f"Stopped after {run.iterations} iterations without a final answer.",
+            error="max iterations reached",
+        )
+
+    def _call(self, run: _Run, summary: str | None) -> ConverseResponse:
+        request = self.build_request(run.messages, summary)
+        response = self.backoff.call(lambda: self.model.converse(request))
+        run.responses += 1
+        run.usage = run.usage + Usage.from_converse(response.get("usage"))
+        return response
+
+    def _act(self, run: _Run, tool_uses: list[dict[str, Any]], ctx: ToolContext) -> None:
+        outcomes = self.executor.execute(tool_uses, ctx)
+        run.new.append({"role": "user", "content": [o.result for o in outcomes]})
+        for o in outcomes:
+            run.tool_calls.append(
+                ToolCallRecord(
+                    tool_use_id=o.tool_use_id,
+                    name=o.name,
+                    status=o.status,
+                    duration_ms=round(o.duration_ms, 3),
+                    error=o.error,
+                )
+            )
+            if o.action is not None:
+                run.actions.append(o.action)
+
+    def _compact(self, run: _Run, summary: str | None, why: str) -> str | tuple[str]:
+        """Summarize the history once; the new summary, or ``(error,)`` when it cannot help."""
+        if run.compacted:
+            return (f"context window exceeded again after compaction ({why})",)
+        if self.summarizer is None or not run.history:
+            return (f"context window exceeded and nothing to compact ({why})",)
+        run.compacted = True
+        try:
+            new_summary, usage = self.summarizer.summarize(summary, run.history)
+        except ModelError as exc:
+            return (f"context window exceeded; compaction failed: {exc}",)
+        run.usage = run.usage + usage
+        run.compaction = Compaction(summary=new_summary, covered_messages=len(run.history))
+        run.history = []
+        return new_summary

@@ -1,0 +1,68 @@
+"""The typed outcome of one agent run."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentocore.budget.usage import Usage
+from agentocore.events.actions import ActionRequest
+from agentocore.tools.executor import ToolStatus
+from agentocore.types import Message
+
+RunStatus = Literal[
+    "completed",  # end_turn / stop_sequence: final_text is the answer
+    "truncated",  # max_tokens after the allowed continuations: final_text is partial
+    "refused",  # guardrail_intervened / content_filtered: final_text is a safe refusal
+    "max_iterations",  # the loop ran out of iterations without a final answer
+    "budget_exceeded",  # the conversation's token or cost budget is used up
+    "failed",  # model error after retries, repeated malformed output, unknown stop reason
+]
+
+
+class ToolCallRecord(BaseModel):
+    """One tool call of the run."""
+
+    tool_use_id: str
+    name: str
+    status: ToolStatus
+    duration_ms: float
+    error: str | None = None
+
+
+class Compaction(BaseModel):
+    """History summarized during the run (the session persists it)."""
+
+    summary: str
+    covered_messages: int = Field(description="Leading history messages the summary replaces.")
+
+
+class AgentResult(BaseModel):
+    """Everything a caller needs about a run; never an exception for an expected outcome."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    status: RunStatus
+    final_text: str
+    stop_reason: str | None
+    iterations: int
+    tool_calls: list[ToolCallRecord] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float = 0.0
+    elapsed_ms: float = 0.0
+    model_id: str = ""
+    truncated: bool = False
+    flagged: bool = False
+    error: str | None = None
+    messages: list[Message] = Field(
+        default_factory=list,
+        description="Messages this run added (user first, assistant last); empty when nothing "
+        "happened worth storing (e.g. budget exhausted before the first model call).",
+    )
+    actions: list[ActionRequest] = Field(default_factory=list)
+    compaction: Compaction | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "completed"

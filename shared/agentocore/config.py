@@ -1,0 +1,74 @@
+"""Runtime settings, read from ``AGENTOCORE_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+DEFAULT_MODEL = "bedrock:us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful, careful assistant. Use the tools you are given when they help; "
+    "never invent tool results. If a tool reports an error, read it and correct your call."
+)
+# Each loop iteration adds at most two messages (assistant + user); one run, its first user
+# message and the meta update must fit into one DynamoDB transaction (100 actions).
+MAX_ITERATIONS_LIMIT = 48
+
+
+class ConfigError(ValueError):
+    """A setting has an invalid value."""
+
+
+class Settings(BaseModel):
+    """All tunables of the core. Build from the environment with :meth:`from_env`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = Field(DEFAULT_MODEL, description="Model spec '<provider>:<model id>'.")
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    table_name: str = Field("agentocore", description="DynamoDB single table.")
+    event_bus_name: str = Field("agentocore", description="EventBridge bus for action events.")
+    max_iterations: int = Field(10, ge=1, le=MAX_ITERATIONS_LIMIT)
+    max_tokens: int = Field(4096, ge=1, description="inferenceConfig.maxTokens per model call.")
+    temperature: float = Field(0.2, ge=0.0, le=1.0)
+    max_tokens_continuations: int = Field(
+        1, ge=0, description="How often a reply cut at max_tokens is continued."
+    )
+    tool_timeout_s: float = Field(15.0, gt=0)
+    tool_concurrency: int = Field(4, ge=1, le=64)
+    prompt_caching: bool = True
+    window_messages: int = Field(
+        60, ge=4, le=1000, description="Query Limit: newest messages loaded per turn."
+    )
+    compaction_threshold_tokens: int = Field(
+        12_000, ge=500, description="Compact the window when its estimate exceeds this."
+    )
+    compaction_keep_messages: int = Field(
+        8, ge=2, description="Newest messages kept verbatim by compaction (at least)."
+    )
+    ttl_days: int = Field(30, ge=1)
+    budget_max_tokens: int = Field(
+        1_000_000, ge=0, description="Per-conversation token budget; 0 = unlimited."
+    )
+    budget_max_usd: float = Field(
+        5.0, ge=0, description="Per-conversation cost budget in USD; 0 = unlimited."
+    )
+    max_message_bytes: int = Field(16 * 1024, ge=1)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read ``AGENTOCORE_<FIELD>`` variables (upper case); explicit overrides win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            raw = env.get(f"AGENTOCORE_{name.upper()}")
+            if raw is not None and raw != "":
+                values[name] = raw
+        values.update(overrides)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise ConfigError(f"invalid AgentoCore settings: {exc}") from exc

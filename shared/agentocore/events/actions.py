@@ -1,0 +1,93 @@
+"""Action requests: what a tool asks a worker to do, published as an event."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Namespace for deterministic action ids: the same tool call in the same conversation always
+#: yields the same action id, so a retried request cannot produce a second refund downstream.
+ACTION_NAMESPACE = uuid.UUID("6f1f6a52-2f38-4d59-9a2e-0d5b1b0a7c11")
+ACTION_SOURCE = "agentocore.actions"
+
+
+def action_id_for(conversation_id: str | None, tool_use_id: str) -> str:
+    """Deterministic action id for one tool call."""
+    return str(uuid.uuid5(ACTION_NAMESPACE, f"{conversation_id or '-'}:{tool_use_id}"))
+
+
+class ActionRequest(BaseModel):
+    """One action event: ``type`` becomes the EventBridge detail-type, ``detail`` its detail."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9]{0,127}$")
+    action_id: str
+    detail: dict[str, Any]
+
+
+class ActionSink(Protocol):
+    """Where action requests go (EventBridge in Lambda; a list in tests)."""
+
+    def publish(self, actions: Sequence[ActionRequest]) -> None:
+        """Publish all ``actions`` or raise."""
+        ...
+
+
+class CollectingActionSink:
+    """Keeps published actions in memory (tests, local runs)."""
+
+    def __init__(self) -> None:
+        self.actions: list[ActionRequest] = []
+        self._lock = threading.Lock()
+
+    def publish(self, actions: Sequence[ActionRequest]) -> None:
+        with self._lock:
+            self.actions.extend(actions)
+
+
+class ActionPublishError(RuntimeError):
+    """EventBridge rejected one or more entries."""
+
+
+class EventBridgeActionSink:
+    """Publishes action requests to an EventBridge bus with ``PutEvents`` (client built lazily)."""
+
+    def __init__(
+        self, event_bus_name: str, *, client: Any | None = None, source: str = ACTION_SOURCE
+    ) -> None:
+        self.event_bus_name = event_bus_name
+        self.source = source
+        self._client = client
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    import boto3
+
+                    self._client = boto3.client("events")
+        return self._client
+
+    def publish(self, actions: Sequence[ActionRequest]) -> None:
+        entries = [
+            {
+                "Source": self.source,
+                "DetailType": a.type,
+                "Detail": json.dumps(a.detail, separators=(",", ":"), default=str),
+                "EventBusName": self.event_bus_name,
+            }
+            for a in actions
+        ]
+        for start in range(0, len(entries), 10):  # PutEvents takes at most 10 entries
+            response = self.client.put_events(Entries=entries[start : start + 10])
+            if response.get("FailedEntryCount"):
+                failed = [e for e in response["Entries"] if e.get("ErrorCode")]
+                raise ActionPublishError(f"EventBridge rejected {len(failed)} entries: {failed}")

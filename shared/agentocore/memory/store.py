@@ -1,0 +1,483 @@
+"""DynamoDB conversation memory: one table, meta/turn/summary items, windowed reads.
+
+Costs per agent turn: load = GetItem(META) + one Query for the window (a new conversation skips
+the Query); save = one TransactWriteItems (turn Puts guarded by ``attribute_not_exists`` plus the
+META update guarded by ``turn_count = :expected`` with atomic ``ADD`` of usage and cost).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from agentocore.budget import tokens
+from agentocore.budget.guard import Spent
+from agentocore.budget.usage import Usage
+from agentocore.memory import codec
+from agentocore.memory.window import StoredTurn, repair
+from agentocore.types import Message
+
+META = "META"
+USER_INDEX = "UserIdIndex"
+MAX_TRANSACTION_ITEMS = 100
+
+
+def conv_pk(conversation_id: str) -> str:
+    return f"CONV#{conversation_id}"
+
+
+def turn_sk(number: int) -> str:
+    return f"TURN#{number:09d}"
+
+
+def summary_sk(upto: int) -> str:
+    return f"SUMMARY#{upto:09d}"
+
+
+class MemoryStoreError(Exception):
+    """Base class of memory errors."""
+
+
+class ConversationNotFound(MemoryStoreError):
+    """No such conversation for this user (also raised for another user's conversation)."""
+
+
+class TurnConflict(MemoryStoreError):
+    """Another writer saved turns first; reload and retry."""
+
+
+@dataclass(frozen=True)
+class ConversationMeta:
+    """The META item: owner, counters, running usage totals, current summary."""
+
+    conversation_id: str
+    exists: bool = False
+    user_id: str | None = None
+    agent_id: str | None = None
+    turn_count: int = 0
+    created_at: str | None = None
+    updated_at: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float = 0.0
+    summary: str | None = None
+    summary_upto: int = 0
+
+    @property
+    def usage(self) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cache_read_tokens=self.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens,
+        )
+
+    @property
+    def spent(self) -> Spent:
+        return Spent(tokens=self.usage.total_tokens, usd=self.cost_usd)
+
+
+@dataclass(frozen=True)
+class Window:
+    """What the agent sees of a conversation: summary + the newest valid turns."""
+
+    meta: ConversationMeta
+    turns: list[StoredTurn]
+    requests: int = 0
+
+    @property
+    def summary(self) -> str | None:
+        return self.meta.summary
+
+    @property
+    def messages(self) -> list[Message]:
+        return [t.message for t in self.turns]
+
+    @property
+    def token_estimate(self) -> int:
+        summary_tokens = tokens.count_text(self.meta.summary) if self.meta.summary else 0
+        return summary_tokens + sum(t.token_estimate for t in self.turns)
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: int | float | Decimal) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _int(item: dict[str, Any], key: str) -> int:
+    return int(item[key]["N"]) if key in item else 0
+
+
+def _str(item: dict[str, Any], key: str) -> str | None:
+    return str(item[key]["S"]) if key in item else None
+
+
+def _now_iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ConversationMemory:
+    """Conversation storage in the single table (low-level client, built on first use)."""
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        client: Any | None = None,
+        ttl_days: int = 30,
+        window_messages: int = 60,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.table_name = table_name
+        self.ttl_days = ttl_days
+        self.window_messages = window_messages
+        self._client = client
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    import boto3
+                    from botocore.config import Config
+
+                    self._client = boto3.client(
+                        "dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 5})
+                    )
+        return self._client
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    def get_meta(self, conversation_id: str) -> ConversationMeta:
+        """The META item (strongly consistent); ``exists=False`` for a new conversation."""
+        item = self.client.get_item(
+            TableName=self.table_name,
+            Key={"PK": _s(conv_pk(conversation_id)), "SK": _s(META)},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item:
+            return ConversationMeta(conversation_id)
+        return ConversationMeta(
+            conversation_id=conversation_id,
+            exists=True,
+            user_id=_str(item, "user_id"),
+            agent_id=_str(item, "agent_id"),
+            turn_count=_int(item, "turn_count"),
+            created_at=_str(item, "created_at"),
+            updated_at=_str(item, "updated_at"),
+            input_tokens=_int(item, "input_tokens"),
+            output_tokens=_int(item, "output_tokens"),
+            cache_read_tokens=_int(item, "cache_read_tokens"),
+            cache_write_tokens=_int(item, "cache_write_tokens"),
+            cost_usd=float(item["cost_usd"]["N"]) if "cost_usd" in item else 0.0,
+            summary=_str(item, "summary"),
+            summary_upto=_int(item, "summary_upto"),
+        )
+
+    def load(self, conversation_id: str, *, user_id: str | None = None) -> Window:
+        """The window for the next run: META plus ONE Query for the newest unsummarized turns
+        (``ScanIndexForward=False``, ``Limit``), repaired to satisfy the window invariants."""
+        meta = self.get_meta(conversation_id)
+        self._check_owner(meta, user_id)
+        if meta.turn_count <= meta.summary_upto:
+            return Window(meta, [], requests=1)
+        items, requests = self._query_newest(conversation_id, meta.summary_upto, meta.turn_count)
+        turns = [self._turn(item) for item in reversed(items)]
+        return Window(meta, repair(turns), requests=1 + requests)
+
+    def _query_newest(self, conversation_id: str, after: int, upto: int) -> tuple[list[Any], int]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": {
+                ":pk": _s(conv_pk(conversation_id)),
+                ":lo": _s(turn_sk(after + 1)),
+                ":hi": _s(turn_sk(upto)),
+            },
+            "ScanIndexForward": False,
+            "Limit": self.window_messages,
+            "ConsistentRead": True,
+        }
+        items: list[Any] = []
+        requests = 0
+        while True:  # a second page only when 1 MB of large items cut the first one short
+            page = self.client.query(**kwargs)
+            requests += 1
+            items.extend(page.get("Items", []))
+            last = page.get("LastEvaluatedKey")
+            if not last or len(items) >= self.window_messages:
+                return items[: self.window_messages], requests
+            kwargs["ExclusiveStartKey"] = last
+            kwargs["Limit"] = self.window_messages - len(items)
+
+    @staticmethod
+    def _turn(item: dict[str, Any]) -> StoredTurn:
+        return StoredTurn(
+            number=_int(item, "turn"),
+            role=str(item["role"]["S"]),
+            content=codec.loads(item["content"]["S"]),
+            token_estimate=_int(item, "token_estimate"),
+        )
+
+    def history(
+        self,
+        conversation_id: str,
+        *,
+        user_id: str | None = None,
+        limit: int = 100,
+        after_turn: int = 0,
+    ) -> tuple[ConversationMeta, list[StoredTurn], int | None]:
+        """Turns oldest first, paginated by turn number (API reads); the next ``after_turn``."""
+        meta = self.get_meta(conversation_id)
+        self._check_owner(meta, user_id)
+        page = self.client.query(
+            TableName=self.table_name,
+            KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
+            ExpressionAttributeValues={
+                ":pk": _s(conv_pk(conversation_id)),
+                ":lo": _s(turn_sk(after_turn + 1)),
+                ":hi": _s(turn_sk(10**9 - 1)),
+            },
+            ScanIndexForward=True,
+            Limit=limit,
+        )
+        turns = [self._turn(i) for i in page.get("Items", [])]
+        more = bool(page.get("LastEvaluatedKey")) and turns
+        return meta, turns, (turns[-1].number if more else None)
+
+    def list_conversations(
+        self, user_id: str, *, limit: int = 20, start_key: dict[str, Any] | None = None
+    ) -> tuple[list[ConversationMeta], dict[str, Any] | None]:
+        """The user's conversations, most recently updated first (GSI ``UserIdIndex``)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": USER_INDEX,
+            "KeyConditionExpression": "user_id = :u",
+            "ExpressionAttributeValues": {":u": _s(user_id)},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        page = self.client.query(**kwargs)
+        metas = []
+        for item in page.get("Items", []):
+            cid = str(item["PK"]["S"]).removeprefix("CONV#")
+            metas.append(
+                ConversationMeta(
+                    conversation_id=cid,
+                    exists=True,
+                    user_id=_str(item, "user_id"),
+                    agent_id=_str(item, "agent_id"),
+                    turn_count=_int(item, "turn_count"),
+                    created_at=_str(item, "created_at"),
+                    updated_at=_str(item, "updated_at"),
+                    cost_usd=float(item["cost_usd"]["N"]) if "cost_usd" in item else 0.0,
+                )
+            )
+        return metas, page.get("LastEvaluatedKey")
+
+    @staticmethod
+    def _check_owner(meta: ConversationMeta, user_id: str | None) -> None:
+        if meta.exists and user_id is not None and meta.user_id not in (None, user_id):
+            raise ConversationNotFound(meta.conversation_id)
+
+    # ---- writes ------------------------------------------------------------------------------
+
+    def append(
+        self,
+        conversation_id: str,
+        new_messages: Sequence[Message],
+        *,
+        expected_turn_count: int,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        usage: Usage | None = None,
+        cost_usd: float = 0.0,
+        model_id: str | None = None,
+    ) -> int:
+        """Store ``new_messages`` as turns ``expected+1..`` and add usage to the totals, in one
+        transaction. Raises :class:`TurnConflict` if anyone else wrote first (nothing written),
+        :class:`ConversationNotFound` if the conversation belongs to another user."""
+        count = len(new_messages)
+        if not 0 < count < MAX_TRANSACTION_ITEMS:
+            raise ValueError(f"can append 1..{MAX_TRANSACTION_ITEMS - 1} messages, got {count}")
+        now = self._clock()
+        now_iso = _now_iso(now)
+        ttl = _n(int(now) + self.ttl_days * 86400)
+        per_item = min(codec.MAX_ITEM_CONTENT_BYTES, codec.MAX_TRANSACTION_BYTES // (count + 1))
+        pk = _s(conv_pk(conversation_id))
+        actions: list[dict[str, Any]] = []
+        for offset, message in enumerate(new_messages, start=1):
+            number = expected_turn_count + offset
+            content = codec.fit(list(message["content"]), per_item)
+            item = {
+                "PK": pk,
+                "SK": _s(turn_sk(number)),
+                "turn": _n(number),
+                "role": _s(str(message["role"])),
+                "content": _s(codec.dumps(content)),
+                "token_estimate": _n(tokens.count_message({"content": content})),
+                "created_at": _s(now_iso),
+                "ttl": ttl,
+            }
+            if model_id and message["role"] == "assistant":
+                item["model_id"] = _s(model_id)
+            actions.append(
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": item,
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
+            )
+        u = usage or Usage()
+        values: dict[str, Any] = {
+            ":cid": _s(conversation_id),
+            ":now": _s(now_iso),
+            ":ttl": ttl,
+            ":n": _n(count),
+            ":i": _n(u.input_tokens),
+            ":o": _n(u.output_tokens),
+            ":cr": _n(u.cache_read_tokens),
+            ":cw": _n(u.cache_write_tokens),
+            ":c": _n(Decimal(repr(round(cost_usd, 10)))),
+            ":one": _n(1),
+        }
+        sets = [
+            "conversation_id = :cid",
+            "created_at = if_not_exists(created_at, :now)",
+            "updated_at = :now",
+            "#ttl = :ttl",
+        ]
+        if user_id is not None:
+            values[":uid"] = _s(user_id)
+            sets.append("user_id = if_not_exists(user_id, :uid)")
+        if agent_id is not None:
+            values[":aid"] = _s(agent_id)
+            sets.append("agent_id = if_not_exists(agent_id, :aid)")
+        if expected_turn_count == 0:
+            condition = "attribute_not_exists(turn_count) OR turn_count = :zero"
+            values[":zero"] = _n(0)
+        else:
+            condition = "turn_count = :expected"
+            values[":expected"] = _n(expected_turn_count)
+        if user_id is not None:
+            condition = f"({condition}) AND (attribute_not_exists(user_id) OR user_id = :uid)"
+        actions.append(
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": {"PK": pk, "SK": _s(META)},
+                    "UpdateExpression": "SET "
+                    + ", ".join(sets)
+                    + " ADD turn_count :n, input_tokens :i, output_tokens :o,"
+                    " cache_read_tokens :cr, cache_write_tokens :cw, cost_usd :c, run_count :one",
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": {"#ttl": "ttl"},
+                    "ExpressionAttributeValues": values,
+                }
+            }
+        )
+        self._transact(actions, conversation_id, user_id)
+        return expected_turn_count + count
+
+    def add_usage(self, conversation_id: str, usage: Usage, cost_usd: float) -> None:
+        """Add usage that produced no turns (e.g. a compaction) to the running totals."""
+        self.client.update_item(
+            TableName=self.table_name,
+            Key={"PK": _s(conv_pk(conversation_id)), "SK": _s(META)},
+            UpdateExpression="ADD input_tokens :i, output_tokens :o, cache_read_tokens :cr,"
+            " cache_write_tokens :cw, cost_usd :c",
+            ConditionExpression="attribute_exists(PK)",
+            ExpressionAttributeValues={
+                ":i": _n(usage.input_tokens),
+                ":o": _n(usage.output_tokens),
+                ":cr": _n(usage.cache_read_tokens),
+                ":cw": _n(usage.cache_write_tokens),
+                ":c": _n(Decimal(repr(round(cost_usd, 10)))),
+            },
+        )
+
+    def save_summary(
+        self,
+        conversation_id: str,
+        summary: str,
+        *,
+        upto: int,
+        usage: Usage | None = None,
+        cost_usd: float = 0.0,
+    ) -> bool:
+        """Store a SUMMARY item covering turns ``1..upto`` and make it current on META (only if
+        it is newer than the current one). Returns False when a newer summary already won."""
+        now = self._clock()
+        u = usage or Usage()
+        pk = _s(conv_pk(conversation_id))
+        actions = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": {
+                        "PK": pk,
+                        "SK": _s(summary_sk(upto)),
+                        "summary": _s(summary),
+                        "upto": _n(upto),
+                        "created_at": _s(_now_iso(now)),
+                        "ttl": _n(int(now) + self.ttl_days * 86400),
+                    },
+                    "ConditionExpression": "attribute_not_exists(PK)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": {"PK": pk, "SK": _s(META)},
+                    "UpdateExpression": "SET summary = :s, summary_upto = :u ADD input_tokens :i,"
+                    " output_tokens :o, cache_read_tokens :cr, cache_write_tokens :cw, cost_usd :c",
+                    "ConditionExpression": "attribute_exists(PK) AND turn_count >= :u AND"
+                    " (attribute_not_exists(summary_upto) OR summary_upto < :u)",
+                    "ExpressionAttributeValues": {
+                        ":s": _s(summary),
+                        ":u": _n(upto),
+                        ":i": _n(u.input_tokens),
+                        ":o": _n(u.output_tokens),
+                        ":cr": _n(u.cache_read_tokens),
+                        ":cw": _n(u.cache_write_tokens),
+                        ":c": _n(Decimal(repr(round(cost_usd, 10)))),
+                    },
+                }
+            },
+        ]
+        try:
+            self._transact(actions, conversation_id, None)
+        except TurnConflict:
+            return False
+        return True
+
+    def _transact(
+        self, actions: list[dict[str, Any]], conversation_id: str, user_id: str | None
+    ) -> None:
+        client = self.client
+        try:
+            client.transact_write_items(TransactItems=actions)
+        except client.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons", [])
+            codes = {r.get("Code") for r in reasons}
+            if codes & {"ConditionalCheckFailed", "TransactionConflict"}:
+                if user_id is not None:
+                    self._check_owner(self.get_meta(conversation_id), user_id)
+                raise TurnConflict(conversation_id) from exc
+            raise

@@ -1,0 +1,105 @@
+"""Amazon Bedrock Converse as a model provider."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from agentocore.models.base import ContextWindowExceeded, ModelError, RetryableModelError
+from agentocore.types import ConverseRequest, ConverseResponse
+
+#: Error codes worth retrying (the loop backs off with jitter on top of botocore's retries).
+RETRYABLE_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ModelNotReadyException",
+        "ServiceUnavailableException",
+        "InternalServerException",
+        "ModelTimeoutException",
+    }
+)
+_CONTEXT_MARKERS = ("too long", "context window", "context length", "too many tokens")
+
+#: Minimum cacheable prefix in tokens, by base-model id prefix (Bedrock prompt-caching docs).
+_MIN_CACHE_TOKENS = {
+    "anthropic.claude-sonnet-4": 1024,
+    "anthropic.claude-opus-4": 1024,
+    "anthropic.claude-3-7-sonnet": 1024,
+    "anthropic.claude-haiku-4-5": 4096,
+    "anthropic.claude-3-5-haiku": 2048,
+    "amazon.nova": 1000,
+}
+
+
+class BedrockConverse:
+    """``bedrock-runtime.converse`` with a lazily built client and adaptive retries."""
+
+    def __init__(
+        self,
+        model_id: str,
+        *,
+        client: Any | None = None,
+        region_name: str | None = None,
+        max_attempts: int = 4,
+        read_timeout_s: float = 120.0,
+    ) -> None:
+        self._model_id = model_id
+        self._client = client
+        self._region_name = region_name
+        self._max_attempts = max_attempts
+        self._read_timeout_s = read_timeout_s
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def min_cache_tokens(self) -> int:
+        from agentocore.budget.pricing import base_model_id
+
+        base = base_model_id(self._model_id)
+        for prefix, minimum in _MIN_CACHE_TOKENS.items():
+            if base.startswith(prefix):
+                return minimum
+        return 0
+
+    @property
+    def client(self) -> Any:
+        """The boto3 client, built on first use (never at import time)."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    import boto3
+                    from botocore.config import Config
+
+                    config = Config(
+                        retries={"mode": "adaptive", "max_attempts": self._max_attempts},
+                        read_timeout=self._read_timeout_s,
+                        connect_timeout=5,
+                    )
+                    self._client = boto3.client(
+                        "bedrock-runtime", region_name=self._region_name, config=config
+                    )
+        return self._client
+
+    def converse(self, request: ConverseRequest) -> ConverseResponse:
+        from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+
+        try:
+            response: ConverseResponse = self.client.converse(modelId=self._model_id, **request)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", ""))
+            message = str(error.get("Message", exc))
+            if code in RETRYABLE_CODES:
+                raise RetryableModelError(f"{code}: {message}", code) from exc
+            if code == "ValidationException" and any(
+                m in message.lower() for m in _CONTEXT_MARKERS
+            ):
+                raise ContextWindowExceeded(message) from exc
+            raise ModelError(f"{code}: {message}") from exc
+        except (ConnectionError, ReadTimeoutError) as exc:
+            raise RetryableModelError(str(exc), type(exc).__name__) from exc
+        response.pop("ResponseMetadata", None)
+        return response

@@ -1,0 +1,84 @@
+"""Model providers by name: ``AGENTOCORE_MODEL=<provider>:<model id>``.
+
+Built in: ``bedrock:<model id or inference profile>`` and ``scripted:<path to JSON script>``.
+Other packages add providers with :func:`register_provider` or the entry-point group
+``agentocore.model_providers`` (``name = "pkg.module:factory"``); a factory takes the model id
+and returns a :class:`~agentocore.models.base.ModelProvider`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from importlib.metadata import entry_points
+
+from agentocore.models.base import ModelProvider
+
+ProviderFactory = Callable[[str], ModelProvider]
+ENTRY_POINT_GROUP = "agentocore.model_providers"
+
+_factories: dict[str, ProviderFactory] = {}
+_lock = threading.Lock()
+_entry_points_loaded = False
+
+
+class UnknownProviderError(ValueError):
+    """No provider is registered under the requested name."""
+
+
+def register_provider(name: str, factory: ProviderFactory, *, replace: bool = False) -> None:
+    """Make ``name:<model id>`` resolve to ``factory(model id)``."""
+    with _lock:
+        if name in _factories and not replace:
+            raise ValueError(f"model provider {name!r} is already registered")
+        _factories[name] = factory
+
+
+def _bedrock(model_id: str) -> ModelProvider:
+    from agentocore.models.bedrock import BedrockConverse
+
+    return BedrockConverse(model_id)
+
+
+def _scripted(path: str) -> ModelProvider:
+    from agentocore.models.scripted import ScriptedModel
+
+    return ScriptedModel.from_file(path, model_id=f"scripted:{path}")
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in _factories:
+            _factories[ep.name] = ep.load()
+    _entry_points_loaded = True
+
+
+def available_providers() -> list[str]:
+    """Names that :func:`create_model` accepts."""
+    with _lock:
+        _load_entry_points()
+        return sorted(_factories)
+
+
+def create_model(spec: str) -> ModelProvider:
+    """Build the provider named by ``spec`` (``"<provider>:<model id>"``)."""
+    name, sep, model_id = spec.partition(":")
+    if not sep or not name or not model_id:
+        raise ValueError(f"model spec must look like '<provider>:<model id>', got {spec!r}")
+    with _lock:
+        factory = _factories.get(name)
+        if factory is None:
+            _load_entry_points()
+            factory = _factories.get(name)
+    if factory is None:
+        raise UnknownProviderError(
+            f"unknown model provider {name!r}; available: {', '.join(available_providers())}"
+        )
+    return factory(model_id)
+
+
+register_provider("bedrock", _bedrock)
+register_provider("scripted", _scripted)

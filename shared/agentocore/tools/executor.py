@@ -1,0 +1,216 @@
+"""Runs the toolUse blocks of one assistant message: validated, concurrent, time-limited."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from agentocore.events.actions import ActionRequest, ActionSink, action_id_for
+from agentocore.tools import results
+from agentocore.tools.registry import Tool, ToolContext, ToolError, ToolRegistry
+from agentocore.types import ContentBlock
+
+log = logging.getLogger(__name__)
+
+ToolStatus = Literal[
+    "success", "unknown_tool", "invalid_input", "error", "timeout", "invalid_output"
+]
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """One executed toolUse: the ``toolResult`` block to send back and what happened."""
+
+    tool_use_id: str
+    name: str
+    status: ToolStatus
+    duration_ms: float
+    result: ContentBlock
+    error: str | None = None
+    action: ActionRequest | None = None
+
+
+class _Job:
+    __slots__ = ("started_at",)
+
+    def __init__(self) -> None:
+        self.started_at: float | None = None
+
+
+class ToolExecutor:
+    """Executes tool calls; results come back in the order of the toolUse blocks.
+
+    Calls run on a bounded thread pool (built on first use). A call that exceeds its timeout
+    yields an error result at once; Python cannot stop the thread, so the tool keeps its worker
+    until it returns (tools doing I/O should use their own client timeouts too).
+    """
+
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        *,
+        concurrency: int = 4,
+        timeout_s: float = 15.0,
+        action_sink: ActionSink | None = None,
+    ) -> None:
+        self.registry = registry
+        self.concurrency = concurrency
+        self.timeout_s = timeout_s
+        self.action_sink = action_sink
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _get_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(
+                        max_workers=self.concurrency, thread_name_prefix="agentocore-tool"
+                    )
+        return self._pool
+
+    def shutdown(self) -> None:
+        """Release the pool's threads (without waiting for timed-out tools)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def execute(self, tool_uses: Sequence[dict[str, Any]], ctx: ToolContext) -> list[ToolOutcome]:
+        """Run every ``toolUse`` (the inner dicts) and return outcomes in the same order."""
+        pool = self._get_pool()
+        pending: list[tuple[dict[str, Any], _Job, Future[ToolOutcome], float]] = []
+        for tu in tool_uses:
+            job = _Job()
+            fut = pool.submit(self._run, tu, ctx, job)
+            pending.append((tu, job, fut, time.monotonic()))
+        return [self._await(tu, job, fut, submitted) for tu, job, fut, submitted in pending]
+
+    def _timeout_for(self, tool_use: dict[str, Any]) -> float:
+        tool = self.registry.get(str(tool_use.get("name", "")))
+        return tool.timeout_s if tool and tool.timeout_s else self.timeout_s
+
+    def _await(
+        self, tu: dict[str, Any], job: _Job, fut: Future[ToolOutcome], submitted: float
+    ) -> ToolOutcome:
+        timeout = self._timeout_for(tu)
+        while True:
+            started = job.started_at
+            deadline = (started if started is not None else submitted) + timeout
+            wait = deadline - time.monotonic()
+            if wait > 0:
+                try:
+                    return fut.result(timeout=wait)
+                except FutureTimeout:
+                    pass
+            if job.started_at is not None and job.started_at != started:
+                continue  # it started while we waited: its own clock applies
+            if fut.done():
+                return fut.result()
+            fut.cancel()
+            name = str(tu.get("name", ""))
+            tool_use_id = str(tu.get("toolUseId", ""))
+            where = "to start" if job.started_at is None else "to finish"
+            msg = f"tool '{name}' took longer than {timeout:g}s {where} and was abandoned"
+            log.warning("tool timeout", extra={"tool": name, "timeout_s": timeout})
+            return ToolOutcome(
+                tool_use_id, name, "timeout", timeout * 1000, results.error(tool_use_id, msg), msg
+            )
+
+    def _run(self, tu: dict[str, Any], ctx: ToolContext, job: _Job) -> ToolOutcome:
+        start = time.perf_counter()
+        job.started_at = time.monotonic()
+        tool_use_id = str(tu.get("toolUseId", ""))
+        name = str(tu.get("name", ""))
+
+        def outcome(
+            status: ToolStatus,
+            block: ContentBlock,
+            error: str | None = None,
+            action: ActionRequest | None = None,
+        ) -> ToolOutcome:
+            ms = (time.perf_counter() - start) * 1000
+            return ToolOutcome(tool_use_id, name, status, ms, block, error, action)
+
+        tool = self.registry.get(name)
+        if tool is None:
+            msg = (
+                f"unknown tool '{name}'. Valid tool names: {', '.join(self.registry.names)}. "
+                "Call one of these."
+            )
+            return outcome("unknown_tool", results.error(tool_use_id, msg), msg)
+        try:
+            args = tool.input_model.model_validate(tu.get("input") or {})
+        except ValidationError as exc:
+            msg = (
+                f"invalid input for tool '{name}':\n{results.describe_validation_error(exc)}\n"
+                f"Expected input schema: {results.schema_text(tool.input_schema)}\n"
+                "Call the tool again with input that matches the schema."
+            )
+            return outcome("invalid_input", results.error(tool_use_id, msg), msg)
+        call_ctx = replace(ctx, tool_use_id=tool_use_id)
+        try:
+            value = tool.func(args, call_ctx) if tool.takes_context else tool.func(args)
+        except ToolError as exc:
+            msg = f"tool '{name}' failed: {exc}"
+            return outcome("error", results.error(tool_use_id, msg), msg)
+        except Exception as exc:
+            log.exception("tool raised", extra={"tool": name})
+            msg = f"tool '{name}' failed: {type(exc).__name__}: {exc}"
+            return outcome("error", results.error(tool_use_id, msg), msg)
+        try:
+            value = self._check_output(tool, value)
+        except ValidationError as exc:
+            msg = (
+                f"tool '{name}' returned invalid output:\n{results.describe_validation_error(exc)}"
+            )
+            return outcome("invalid_output", results.error(tool_use_id, msg), msg)
+        if tool.emits:
+            return outcome(*self._emit(tool, value, call_ctx))
+        return outcome("success", results.success(tool_use_id, value))
+
+    @staticmethod
+    def _check_output(tool: Tool, value: Any) -> Any:
+        if tool.output_model is None:
+            return value
+        if isinstance(value, tool.output_model):
+            return value
+        if isinstance(value, BaseModel):
+            value = value.model_dump()
+        return tool.output_model.model_validate(value)
+
+    def _emit(
+        self, tool: Tool, value: Any, ctx: ToolContext
+    ) -> tuple[ToolStatus, ContentBlock, str | None, ActionRequest | None]:
+        """Publish the tool's return value as an action event; tell the model it was queued."""
+        detail = value.model_dump(mode="json") if isinstance(value, BaseModel) else dict(value)
+        action_id = str(
+            detail.get("action_id") or action_id_for(ctx.conversation_id, ctx.tool_use_id)
+        )
+        detail["action_id"] = action_id
+        if ctx.conversation_id is not None:
+            detail.setdefault("conversation_id", ctx.conversation_id)
+        action = ActionRequest(type=str(tool.emits), action_id=action_id, detail=detail)
+        if self.action_sink is None:
+            msg = f"tool '{tool.name}' emits actions but no action sink is configured"
+            return "error", results.error(ctx.tool_use_id, msg), msg, None
+        try:
+            self.action_sink.publish([action])
+        except Exception as exc:
+            log.exception("action publish failed", extra={"tool": tool.name})
+            msg = f"tool '{tool.name}' could not request the action: {type(exc).__name__}: {exc}"
+            return "error", results.error(ctx.tool_use_id, msg), msg, None
+        ack = {
+            "action_id": action_id,
+            "type": tool.emits,
+            "status": "requested",
+            "note": "The action was queued and completes asynchronously.",
+        }
+        return "success", results.success(ctx.tool_use_id, ack), None, action

@@ -1,0 +1,182 @@
+"""Tool registry: Pydantic input/output models, generated ``toolSpec`` JSON Schema."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """Who and what a tool call runs for; tools use it for authorization and action events."""
+
+    conversation_id: str | None = None
+    user_id: str | None = None
+    agent_id: str | None = None
+    tool_use_id: str = ""
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+class ToolError(Exception):
+    """Raise from a tool to send a clean error message back to the model."""
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A registered tool."""
+
+    name: str
+    description: str
+    func: Callable[..., Any]
+    input_model: type[BaseModel]
+    output_model: type[BaseModel] | None = None
+    timeout_s: float | None = None
+    emits: str | None = None
+    takes_context: bool = False
+
+    @cached_property
+    def input_schema(self) -> dict[str, Any]:
+        """JSON Schema of the input model, as sent in ``toolSpec.inputSchema.json``."""
+        schema = self.input_model.model_json_schema()
+        schema.pop("title", None)
+        schema.setdefault("type", "object")
+        schema.setdefault("properties", {})
+        return schema
+
+    @cached_property
+    def spec(self) -> dict[str, Any]:
+        """The Converse ``toolSpec`` entry."""
+        return {
+            "toolSpec": {
+                "name": self.name,
+                "description": self.description,
+                "inputSchema": {"json": self.input_schema},
+            }
+        }
+
+
+def _first_param_model(func: Callable[..., Any]) -> type[BaseModel] | None:
+    hints = typing.get_type_hints(func)
+    params = list(inspect.signature(func).parameters.values())
+    if params:
+        hint = hints.get(params[0].name)
+        if isinstance(hint, type) and issubclass(hint, BaseModel):
+            return hint
+    return None
+
+
+class ToolRegistry:
+    """Named tools with validated inputs; ``config()`` gives the Converse ``toolConfig``."""
+
+    def __init__(self) -> None:
+        self._tools: dict[str, Tool] = {}
+
+    def tool(
+        self,
+        func: F | None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        input_model: type[BaseModel] | None = None,
+        output_model: type[BaseModel] | None = None,
+        timeout_s: float | None = None,
+        emits: str | None = None,
+    ) -> Any:
+        """Register ``func`` as a tool (usable as ``@registry.tool`` or ``@registry.tool(...)``).
+
+        ``func(args)`` or ``func(args, ctx)``: ``args`` is an instance of ``input_model`` (taken
+        from the first parameter's annotation when not given), ``ctx`` a :class:`ToolContext`.
+        ``description`` defaults to the docstring. With ``emits="RefundRequested"`` the return
+        value is the action's detail: it is published as an event and the model is told the
+        action was requested (see :mod:`agentocore.tools.executor`).
+        """
+
+        def register(f: F) -> F:
+            self.add(
+                f,
+                name=name,
+                description=description,
+                input_model=input_model,
+                output_model=output_model,
+                timeout_s=timeout_s,
+                emits=emits,
+            )
+            return f
+
+        return register(func) if func is not None else register
+
+    def add(
+        self,
+        func: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        input_model: type[BaseModel] | None = None,
+        output_model: type[BaseModel] | None = None,
+        timeout_s: float | None = None,
+        emits: str | None = None,
+    ) -> Tool:
+        """Register a tool without the decorator syntax."""
+        tool_name = name or func.__name__
+        if not TOOL_NAME.match(tool_name):
+            raise ValueError(f"tool name {tool_name!r} must match {TOOL_NAME.pattern}")
+        if tool_name in self._tools:
+            raise ValueError(f"tool {tool_name!r} is already registered")
+        model = input_model or _first_param_model(func)
+        if model is None:
+            raise TypeError(f"tool {tool_name!r} needs input_model= or an annotated first param")
+        doc = description or inspect.getdoc(func) or inspect.getdoc(model) or ""
+        if not doc.strip():
+            raise ValueError(f"tool {tool_name!r} needs a description (docstring or argument)")
+        takes_context = len(inspect.signature(func).parameters) >= 2
+        tool = Tool(
+            name=tool_name,
+            description=doc.strip(),
+            func=func,
+            input_model=model,
+            output_model=output_model,
+            timeout_s=timeout_s,
+            emits=emits,
+            takes_context=takes_context,
+        )
+        self._tools[tool_name] = tool
+        return tool
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._tools)
+
+    def __iter__(self) -> Iterator[Tool]:
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def subset(self, names: list[str]) -> ToolRegistry:
+        """A registry with only ``names`` (per-agent tool sets); unknown names raise KeyError."""
+        sub = ToolRegistry()
+        for n in names:
+            if n not in self._tools:
+                raise KeyError(f"unknown tool {n!r}; registered: {', '.join(self.names)}")
+            sub._tools[n] = self._tools[n]
+        return sub
+
+    def specs(self) -> list[dict[str, Any]]:
+        """The ``toolSpec`` entries, in registration order."""
+        return [t.spec for t in self._tools.values()]

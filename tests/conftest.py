@@ -1,0 +1,58 @@
+"""Shared fixtures: AWS credentials that cannot reach AWS, a moto DynamoDB table, helpers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+# Never let a test talk to real AWS: fake credentials, a fixed region, no endpoint override.
+for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_name, None)
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    """An in-process moto DynamoDB client."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name="us-east-1")
+
+
+@pytest.fixture
+def table(dynamodb: Any) -> str:
+    """The AgentoCore single table, created from the shared definition."""
+    from agentocore.memory.schema import create_table
+
+    create_table(dynamodb, "agentocore-test")
+    return "agentocore-test"
+
+
+class RequestCounter:
+    """Counts API calls a boto3 client makes, by operation name."""
+
+    def __init__(self, client: Any) -> None:
+        self.calls: list[str] = []
+        client.meta.events.register("before-call.*.*", self._on_call)
+
+    def _on_call(self, model: Any, **_: Any) -> None:
+        self.calls.append(model.name)
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+    @property
+    def count(self) -> int:
+        return len(self.calls)
+
+
+@pytest.fixture
+def counter(dynamodb: Any) -> RequestCounter:
+    return RequestCounter(dynamodb)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,11 +18,25 @@ os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
 
 
 @pytest.fixture
-def dynamodb() -> Iterator[Any]:
-    """An in-process moto DynamoDB client."""
+def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """An in-process moto DynamoDB client.
+
+    moto's in-process backend is not thread-safe, while DynamoDB applies each request
+    atomically. Requests are serialized here, as a single-threaded server would, so tests with
+    concurrent client threads see DynamoDB's semantics rather than moto's data races.
+    """
     import boto3
     from moto import mock_aws
+    from moto.core.botocore_stubber import BotocoreStubber
 
+    lock = threading.RLock()
+    original = BotocoreStubber.process_request
+
+    def serialized(self: Any, request: Any) -> Any:
+        with lock:
+            return original(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", serialized)
     with mock_aws():
         yield boto3.client("dynamodb", region_name="us-east-1")
 

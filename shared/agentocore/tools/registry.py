@@ -66,7 +66,10 @@ class Tool:
 
 
 def _first_param_model(func: Callable[..., Any]) -> type[BaseModel] | None:
-    hints = typing.get_type_hints(func)
+    try:
+        hints = typing.get_type_hints(func)
+    except NameError:  # a string annotation naming a class local to a function
+        return None
     params = list(inspect.signature(func).parameters.values())
     if params:
         hint = hints.get(params[0].name)
@@ -135,7 +138,7 @@ class ToolRegistry:
         model = input_model or _first_param_model(func)
         if model is None:
             raise TypeError(f"tool {tool_name!r} needs input_model= or an annotated first param")
-        doc = description or inspect.getdoc(func) or inspect.getdoc(model) or ""
+        doc = description or inspect.getdoc(func) or inspect.cleandoc(model.__doc__ or "")
         if not doc.strip():
             raise ValueError(f"tool {tool_name!r} needs a description (docstring or argument)")
         takes_context = len(inspect.signature(func).parameters) >= 2

@@ -6,7 +6,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export TIKTOKEN_CACHE_DIR ?= $(CURDIR)/.cache/tiktoken
 
-.PHONY: help install lint format typecheck unit test bench clean
+# Lambda runs python3.12/3.13: where those interpreters exist (pyenv here), `make compat` runs
+# the unit tests on each of them in its own virtualenv.
+PYENV_ROOT ?= $(HOME)/.pyenv
+find_python = $(shell for p in $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/python$(1)) $$(command -v python$(1)); do \
+  "$$p" -c 'import venv' >/dev/null 2>&1 && echo "$$p" && break; done)
+COMPAT_PYTHONS ?= 3.12=$(call find_python,3.12) 3.13=$(call find_python,3.13)
+
+.PHONY: help install lint format typecheck unit test compat bench clean
 
 help:
 	@echo "make test       lint + typecheck + the whole test suite (offline)"
@@ -39,9 +46,25 @@ unit: $(STAMP)
 
 test: lint typecheck
 	$(PY) -m pytest tests -q
+	$(MAKE) --no-print-directory compat
+
+compat:
+	@for pair in $(COMPAT_PYTHONS); do \
+	  v=$${pair%%=*}; py=$${pair#*=}; \
+	  if [ -z "$$py" ]; then echo "compat: python$$v not found, skipped"; continue; fi; \
+	  venv=.venv-py$$v; \
+	  if [ ! -f $$venv/.installed ] || [ requirements-dev.txt -nt $$venv/.installed ]; then \
+	    $$py -m venv $$venv && \
+	    $$venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt && \
+	    $$venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e . && \
+	    touch $$venv/.installed || exit 1; \
+	  fi; \
+	  echo "compat: unit tests on $$($$venv/bin/python -V)"; \
+	  $$venv/bin/python -m pytest tests/unit -q -p no:cacheprovider || exit 1; \
+	done
 
 bench: $(STAMP)
 	$(PY) benchmarks/loop_overhead.py
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache dist build
+	rm -rf $(VENV) .venv-py3.* .cache .pytest_cache .mypy_cache .ruff_cache dist build

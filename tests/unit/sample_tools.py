@@ -10,7 +10,10 @@ from pydantic import BaseModel, Field
 
 from agentocore.tools import ToolContext, ToolError, ToolRegistry
 
-ORDERS = {"A-1001": {"status": "delivered", "amount": 50.0}, "A-2002": {"status": "shipped", "amount": 5000.0}}
+ORDERS = {
+    "A-1001": {"status": "delivered", "amount": 50.0},
+    "A-2002": {"status": "shipped", "amount": 5000.0},
+}
 
 
 class WeatherInput(BaseModel):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from agentocore import Agent, Settings
 from agentocore.agent.loop import CONTINUE_PROMPT, SAFE_REFUSAL, TRUNCATED_TOOL_USE
+from agentocore.memory.compaction import ModelSummarizer
 from agentocore.models import ContextWindowExceeded, ModelError, ScriptedModel
 from agentocore.models.scripted import response, text_response, tool_use_response
-from agentocore.memory.compaction import ModelSummarizer
 
 from .sample_tools import build_registry
 
@@ -22,7 +24,7 @@ def make_agent(steps, **settings):
 def assert_alternating(messages):
     assert messages[0]["role"] == "user"
     assert messages[-1]["role"] == "assistant"
-    for a, b in zip(messages, messages[1:], strict=False):
+    for a, b in itertools.pairwise(messages):
         assert a["role"] != b["role"]
 
 
@@ -139,7 +141,9 @@ def test_malformed_output_twice_fails_cleanly(reason):
 
 
 def test_tool_use_stop_without_tool_blocks_counts_as_malformed():
-    agent, model = make_agent([text_response("I will call a tool", "tool_use"), text_response("ok")])
+    agent, model = make_agent(
+        [text_response("I will call a tool", "tool_use"), text_response("ok")]
+    )
     result = agent.run("q")
     assert result.status == "completed"
     assert "malformed_tool_use" in model.requests[1]["messages"][-1]["content"][0]["text"]

@@ -7,8 +7,13 @@ import threading
 import pytest
 
 from agentocore.budget import Usage
-from agentocore.memory import ConversationMemory, ConversationNotFound, StoredTurn, TurnConflict
-from agentocore.memory import codec
+from agentocore.memory import (
+    ConversationMemory,
+    ConversationNotFound,
+    StoredTurn,
+    TurnConflict,
+    codec,
+)
 from agentocore.memory.window import repair, split_for_compaction
 
 
@@ -21,13 +26,18 @@ def assistant(text):
 
 
 def tool_use(tid, name="get_weather"):
-    return {"role": "assistant", "content": [{"toolUse": {"toolUseId": tid, "name": name, "input": {}}}]}
+    return {
+        "role": "assistant",
+        "content": [{"toolUse": {"toolUseId": tid, "name": name, "input": {}}}],
+    }
 
 
 def tool_result(tid):
     return {
         "role": "user",
-        "content": [{"toolResult": {"toolUseId": tid, "content": [{"text": "ok"}], "status": "success"}}],
+        "content": [
+            {"toolResult": {"toolUseId": tid, "content": [{"text": "ok"}], "status": "success"}}
+        ],
     }
 
 
@@ -35,7 +45,7 @@ def exchange(i, with_tool=False):
     msgs = [user(f"q{i}")]
     if with_tool:
         msgs += [tool_use(f"t{i}"), tool_result(f"t{i}")]
-    return msgs + [assistant(f"a{i}")]
+    return [*msgs, assistant(f"a{i}")]
 
 
 @pytest.fixture
@@ -173,8 +183,12 @@ def test_concurrent_writers_lose_nothing(dynamodb, table):
                 expected = memory.get_meta("shared").turn_count
                 try:
                     memory.append(
-                        "shared", exchange(f"{w}-{i}"), expected_turn_count=expected, user_id="u1",
-                        usage=Usage(input_tokens=1, output_tokens=1), cost_usd=0.5,
+                        "shared",
+                        exchange(f"{w}-{i}"),
+                        expected_turn_count=expected,
+                        user_id="u1",
+                        usage=Usage(input_tokens=1, output_tokens=1),
+                        cost_usd=0.5,
                     )
                     break
                 except TurnConflict:
@@ -216,7 +230,13 @@ def test_oversized_turn_is_truncated_with_a_marker_not_lost(memory):
         {
             "role": "user",
             "content": [
-                {"toolResult": {"toolUseId": "big", "content": [{"text": huge}], "status": "success"}}
+                {
+                    "toolResult": {
+                        "toolUseId": "big",
+                        "content": [{"text": huge}],
+                        "status": "success",
+                    }
+                }
             ],
         },
         assistant("done"),

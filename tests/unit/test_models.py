@@ -116,7 +116,7 @@ def test_backoff_delays_grow_and_stay_under_the_cap():
 
 def test_client_is_built_lazily_with_adaptive_retries():
     provider = BedrockConverse(MODEL, region_name="us-east-1")
-    assert provider._client is None
+    assert provider._client.built is False
     client = provider.client
     assert client.meta.config.retries["mode"] == "adaptive"
     assert provider.client is client

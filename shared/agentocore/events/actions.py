@@ -10,6 +10,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentocore.aws import LazyClient
+
 #: Namespace for deterministic action ids: the same tool call in the same conversation always
 #: yields the same action id, so a retried request cannot produce a second refund downstream.
 ACTION_NAMESPACE = uuid.UUID("6f1f6a52-2f38-4d59-9a2e-0d5b1b0a7c11")
@@ -63,18 +65,11 @@ class EventBridgeActionSink:
     ) -> None:
         self.event_bus_name = event_bus_name
         self.source = source
-        self._client = client
-        self._lock = threading.Lock()
+        self._client = LazyClient("events", client)
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3
-
-                    self._client = boto3.client("events")
-        return self._client
+        return self._client.get()
 
     def publish(self, actions: Sequence[ActionRequest]) -> None:
         entries = [

@@ -7,7 +7,6 @@ META update guarded by ``turn_count = :expected`` with atomic ``ADD`` of usage a
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from agentocore.aws import LazyClient
 from agentocore.budget import tokens
 from agentocore.budget.guard import Spent
 from agentocore.budget.usage import Usage
@@ -122,6 +122,42 @@ def _str(item: dict[str, Any], key: str) -> str | None:
     return str(item[key]["S"]) if key in item else None
 
 
+def _meta_from_item(conversation_id: str, item: dict[str, Any]) -> ConversationMeta:
+    return ConversationMeta(
+        conversation_id=conversation_id,
+        exists=True,
+        user_id=_str(item, "user_id"),
+        agent_id=_str(item, "agent_id"),
+        turn_count=_int(item, "turn_count"),
+        created_at=_str(item, "created_at"),
+        updated_at=_str(item, "updated_at"),
+        input_tokens=_int(item, "input_tokens"),
+        output_tokens=_int(item, "output_tokens"),
+        cache_read_tokens=_int(item, "cache_read_tokens"),
+        cache_write_tokens=_int(item, "cache_write_tokens"),
+        cost_usd=float(item["cost_usd"]["N"]) if "cost_usd" in item else 0.0,
+        summary=_str(item, "summary"),
+        summary_upto=_int(item, "summary_upto"),
+    )
+
+
+#: ``ADD`` clause for usage totals; values from :func:`_usage_values`.
+_ADD_USAGE = (
+    "input_tokens :i, output_tokens :o, cache_read_tokens :cr, cache_write_tokens :cw, cost_usd :c"
+)
+
+
+def _usage_values(usage: Usage | None, cost_usd: float) -> dict[str, Any]:
+    u = usage or Usage()
+    return {
+        ":i": _n(u.input_tokens),
+        ":o": _n(u.output_tokens),
+        ":cr": _n(u.cache_read_tokens),
+        ":cw": _n(u.cache_write_tokens),
+        ":c": _n(Decimal(repr(round(cost_usd, 10)))),
+    }
+
+
 def _now_iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -141,22 +177,14 @@ class ConversationMemory:
         self.table_name = table_name
         self.ttl_days = ttl_days
         self.window_messages = window_messages
-        self._client = client
+        self._client = LazyClient(
+            "dynamodb", client, retries={"mode": "standard", "max_attempts": 5}
+        )
         self._clock = clock
-        self._lock = threading.Lock()
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3
-                    from botocore.config import Config
-
-                    self._client = boto3.client(
-                        "dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 5})
-                    )
-        return self._client
+        return self._client.get()
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -169,22 +197,7 @@ class ConversationMemory:
         ).get("Item")
         if not item:
             return ConversationMeta(conversation_id)
-        return ConversationMeta(
-            conversation_id=conversation_id,
-            exists=True,
-            user_id=_str(item, "user_id"),
-            agent_id=_str(item, "agent_id"),
-            turn_count=_int(item, "turn_count"),
-            created_at=_str(item, "created_at"),
-            updated_at=_str(item, "updated_at"),
-            input_tokens=_int(item, "input_tokens"),
-            output_tokens=_int(item, "output_tokens"),
-            cache_read_tokens=_int(item, "cache_read_tokens"),
-            cache_write_tokens=_int(item, "cache_write_tokens"),
-            cost_usd=float(item["cost_usd"]["N"]) if "cost_usd" in item else 0.0,
-            summary=_str(item, "summary"),
-            summary_upto=_int(item, "summary_upto"),
-        )
+        return _meta_from_item(conversation_id, item)
 
     def load(self, conversation_id: str, *, user_id: str | None = None) -> Window:
         """The window for the next run: META plus ONE Query for the newest unsummarized turns
@@ -272,21 +285,10 @@ class ConversationMemory:
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
         page = self.client.query(**kwargs)
-        metas = []
-        for item in page.get("Items", []):
-            cid = str(item["PK"]["S"]).removeprefix("CONV#")
-            metas.append(
-                ConversationMeta(
-                    conversation_id=cid,
-                    exists=True,
-                    user_id=_str(item, "user_id"),
-                    agent_id=_str(item, "agent_id"),
-                    turn_count=_int(item, "turn_count"),
-                    created_at=_str(item, "created_at"),
-                    updated_at=_str(item, "updated_at"),
-                    cost_usd=float(item["cost_usd"]["N"]) if "cost_usd" in item else 0.0,
-                )
-            )
+        metas = [
+            _meta_from_item(str(item["PK"]["S"]).removeprefix("CONV#"), item)
+            for item in page.get("Items", [])
+        ]
         return metas, page.get("LastEvaluatedKey")
 
     @staticmethod
@@ -344,18 +346,13 @@ class ConversationMemory:
                     }
                 }
             )
-        u = usage or Usage()
         values: dict[str, Any] = {
             ":cid": _s(conversation_id),
             ":now": _s(now_iso),
             ":ttl": ttl,
             ":n": _n(count),
-            ":i": _n(u.input_tokens),
-            ":o": _n(u.output_tokens),
-            ":cr": _n(u.cache_read_tokens),
-            ":cw": _n(u.cache_write_tokens),
-            ":c": _n(Decimal(repr(round(cost_usd, 10)))),
             ":one": _n(1),
+            **_usage_values(usage, cost_usd),
         }
         sets = [
             "conversation_id = :cid",
@@ -384,8 +381,7 @@ class ConversationMemory:
                     "Key": {"PK": pk, "SK": _s(META)},
                     "UpdateExpression": "SET "
                     + ", ".join(sets)
-                    + " ADD turn_count :n, input_tokens :i, output_tokens :o,"
-                    " cache_read_tokens :cr, cache_write_tokens :cw, cost_usd :c, run_count :one",
+                    + f" ADD turn_count :n, run_count :one, {_ADD_USAGE}",
                     "ConditionExpression": condition,
                     "ExpressionAttributeNames": {"#ttl": "ttl"},
                     "ExpressionAttributeValues": values,
@@ -394,23 +390,6 @@ class ConversationMemory:
         )
         self._transact(actions, conversation_id, user_id)
         return expected_turn_count + count
-
-    def add_usage(self, conversation_id: str, usage: Usage, cost_usd: float) -> None:
-        """Add usage that produced no turns (e.g. a compaction) to the running totals."""
-        self.client.update_item(
-            TableName=self.table_name,
-            Key={"PK": _s(conv_pk(conversation_id)), "SK": _s(META)},
-            UpdateExpression="ADD input_tokens :i, output_tokens :o, cache_read_tokens :cr,"
-            " cache_write_tokens :cw, cost_usd :c",
-            ConditionExpression="attribute_exists(PK)",
-            ExpressionAttributeValues={
-                ":i": _n(usage.input_tokens),
-                ":o": _n(usage.output_tokens),
-                ":cr": _n(usage.cache_read_tokens),
-                ":cw": _n(usage.cache_write_tokens),
-                ":c": _n(Decimal(repr(round(cost_usd, 10)))),
-            },
-        )
 
     def save_summary(
         self,
@@ -424,7 +403,6 @@ class ConversationMemory:
         """Store a SUMMARY item covering turns ``1..upto`` and make it current on META (only if
         it is newer than the current one). Returns False when a newer summary already won."""
         now = self._clock()
-        u = usage or Usage()
         pk = _s(conv_pk(conversation_id))
         actions = [
             {
@@ -445,18 +423,13 @@ class ConversationMemory:
                 "Update": {
                     "TableName": self.table_name,
                     "Key": {"PK": pk, "SK": _s(META)},
-                    "UpdateExpression": "SET summary = :s, summary_upto = :u ADD input_tokens :i,"
-                    " output_tokens :o, cache_read_tokens :cr, cache_write_tokens :cw, cost_usd :c",
+                    "UpdateExpression": f"SET summary = :s, summary_upto = :u ADD {_ADD_USAGE}",
                     "ConditionExpression": "attribute_exists(PK) AND turn_count >= :u AND"
                     " (attribute_not_exists(summary_upto) OR summary_upto < :u)",
                     "ExpressionAttributeValues": {
                         ":s": _s(summary),
                         ":u": _n(upto),
-                        ":i": _n(u.input_tokens),
-                        ":o": _n(u.output_tokens),
-                        ":cr": _n(u.cache_read_tokens),
-                        ":cw": _n(u.cache_write_tokens),
-                        ":c": _n(Decimal(repr(round(cost_usd, 10)))),
+                        **_usage_values(usage, cost_usd),
                     },
                 }
             },

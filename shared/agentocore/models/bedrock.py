@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
+from agentocore.aws import LazyClient
 from agentocore.models.base import ContextWindowExceeded, ModelError, RetryableModelError
 from agentocore.types import ConverseRequest, ConverseResponse
 
@@ -44,11 +44,14 @@ class BedrockConverse:
         read_timeout_s: float = 120.0,
     ) -> None:
         self._model_id = model_id
-        self._client = client
-        self._region_name = region_name
-        self._max_attempts = max_attempts
-        self._read_timeout_s = read_timeout_s
-        self._lock = threading.Lock()
+        self._client = LazyClient(
+            "bedrock-runtime",
+            client,
+            region_name=region_name,
+            retries={"mode": "adaptive", "max_attempts": max_attempts},
+            read_timeout=read_timeout_s,
+            connect_timeout=5,
+        )
 
     @property
     def model_id(self) -> str:
@@ -67,21 +70,7 @@ class BedrockConverse:
     @property
     def client(self) -> Any:
         """The boto3 client, built on first use (never at import time)."""
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    import boto3
-                    from botocore.config import Config
-
-                    config = Config(
-                        retries={"mode": "adaptive", "max_attempts": self._max_attempts},
-                        read_timeout=self._read_timeout_s,
-                        connect_timeout=5,
-                    )
-                    self._client = boto3.client(
-                        "bedrock-runtime", region_name=self._region_name, config=config
-                    )
-        return self._client
+        return self._client.get()
 
     def converse(self, request: ConverseRequest) -> ConverseResponse:
         from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError

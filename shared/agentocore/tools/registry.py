@@ -8,12 +8,24 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from pydantic import BaseModel
+from typing_extensions import Unpack
 
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ToolOptions(TypedDict, total=False):
+    """Options of :meth:`ToolRegistry.tool` and :meth:`ToolRegistry.add`."""
+
+    name: str | None
+    description: str | None
+    input_model: type[BaseModel] | None
+    output_model: type[BaseModel] | None
+    timeout_s: float | None
+    emits: str | None
 
 
 @dataclass(frozen=True)
@@ -84,18 +96,8 @@ class ToolRegistry:
     def __init__(self) -> None:
         self._tools: dict[str, Tool] = {}
 
-    def tool(
-        self,
-        func: F | None = None,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        input_model: type[BaseModel] | None = None,
-        output_model: type[BaseModel] | None = None,
-        timeout_s: float | None = None,
-        emits: str | None = None,
-    ) -> Any:
-        """Register ``func`` as a tool (usable as ``@registry.tool`` or ``@registry.tool(...)``).
+    def tool(self, func: F | None = None, /, **options: Unpack[ToolOptions]) -> Any:
+        """Register ``func`` as a tool: ``@registry.tool`` or ``@registry.tool(**options)``.
 
         ``func(args)`` or ``func(args, ctx)``: ``args`` is an instance of ``input_model`` (taken
         from the first parameter's annotation when not given), ``ctx`` a :class:`ToolContext`.
@@ -105,15 +107,7 @@ class ToolRegistry:
         """
 
         def register(f: F) -> F:
-            self.add(
-                f,
-                name=name,
-                description=description,
-                input_model=input_model,
-                output_model=output_model,
-                timeout_s=timeout_s,
-                emits=emits,
-            )
+            self.add(f, **options)
             return f
 
         return register(func) if func is not None else register

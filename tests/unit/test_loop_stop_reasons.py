@@ -228,3 +228,32 @@ def test_max_iterations_returns_structured_result():
     assert "3 iterations" in result.final_text
     assert model.remaining == 0
     assert_alternating(result.messages)
+
+
+def test_blank_text_blocks_are_not_sent_back():
+    agent, model = make_agent(
+        [
+            response(
+                [
+                    {"text": "  "},
+                    {
+                        "toolUse": {
+                            "toolUseId": "t1",
+                            "name": "get_weather",
+                            "input": {"location": "Oslo"},
+                        }
+                    },
+                ],
+                "tool_use",
+            ),
+            text_response(""),
+        ]
+    )
+    result = agent.run("q")
+    assert result.status == "completed"
+    assert result.final_text == ""
+    sent = model.requests[1]["messages"][1]["content"]
+    assert sent == [
+        {"toolUse": {"toolUseId": "t1", "name": "get_weather", "input": {"location": "Oslo"}}}
+    ]
+    assert result.messages[-1] == {"role": "assistant", "content": [{"text": "[empty]"}]}

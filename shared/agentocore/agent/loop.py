@@ -211,7 +211,10 @@ class Agent:
 
             stop = str(response.get("stopReason", ""))
             message = response.get("output", {}).get("message") or {}
-            blocks: list[ContentBlock] = list(message.get("content") or [])
+            # Converse rejects blank text blocks when a message is sent back: drop them here.
+            blocks: list[ContentBlock] = [
+                b for b in message.get("content") or [] if "text" not in b or b["text"].strip()
+            ]
             tool_uses = [b["toolUse"] for b in blocks if "toolUse" in b]
 
             if stop in ("tool_use", "end_turn") and tool_uses:
@@ -220,14 +223,12 @@ class Agent:
                 continue
             if stop in ("end_turn", "stop_sequence"):
                 text = "".join(run.parts) + text_of(message)
-                run.new.append({"role": "assistant", "content": blocks or [{"text": text}]})
-                if not text and not blocks:
-                    run.new[-1] = _assistant("[empty reply]")
+                run.new.append({"role": "assistant", "content": blocks or [{"text": "[empty]"}]})
                 return finish("completed", stop, text)
             if stop == "max_tokens":
                 partial = text_of(message)
                 run.parts.append(partial)
-                kept = [b for b in blocks if "toolUse" not in b and b.get("text", "x")]
+                kept = [b for b in blocks if "toolUse" not in b]
                 run.new.append({"role": "assistant", "content": kept or [{"text": "[cut off]"}]})
                 if run.continuations < self.settings.max_tokens_continuations:
                     run.continuations += 1
@@ -239,7 +240,7 @@ class Agent:
                 return finish("refused", stop, self.refusal_text, flagged=True)
             if stop in ("malformed_model_output", "malformed_tool_use") or stop == "tool_use":
                 stop = stop if stop != "tool_use" else "malformed_tool_use"  # tool_use w/o blocks
-                texts = [b for b in blocks if b.get("text")]
+                texts = [b for b in blocks if "text" in b]
                 run.new.append({"role": "assistant", "content": texts or [{"text": "[malformed]"}]})
                 if run.malformed_retry_used:
                     return finish("failed", stop, "", error=f"model returned {stop} twice")

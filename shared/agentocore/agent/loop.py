@@ -171,7 +171,10 @@ class Agent:
             truncated: bool = False,
             flagged: bool = False,
         ) -> AgentResult:
-            if run.responses and run.new[-1]["role"] == "user":
+            # Store the run if the model answered or anything was spent (e.g. a compaction);
+            # stored history always ends with an assistant message.
+            store = bool(run.responses or run.usage.total_tokens)
+            if store and run.new[-1]["role"] == "user":
                 run.new.append(_assistant(text or f"[{status}]"))
             return AgentResult(
                 status=status,
@@ -186,7 +189,7 @@ class Agent:
                 truncated=truncated,
                 flagged=flagged,
                 error=error,
-                messages=run.new if run.responses else [],
+                messages=run.new if store else [],
                 actions=run.actions,
                 compaction=run.compaction,
             )

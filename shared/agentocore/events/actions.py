@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentocore.aws import LazyClient
+from agentocore.events.publisher import put_events
 
 #: Namespace for deterministic action ids: the same tool call in the same conversation always
 #: yields the same action id, so a retried request cannot produce a second refund downstream.
@@ -53,10 +54,6 @@ class CollectingActionSink:
             self.actions.extend(actions)
 
 
-class ActionPublishError(RuntimeError):
-    """EventBridge rejected one or more entries."""
-
-
 class EventBridgeActionSink:
     """Publishes action requests to an EventBridge bus with ``PutEvents`` (client built lazily)."""
 
@@ -72,6 +69,7 @@ class EventBridgeActionSink:
         return self._client.get()
 
     def publish(self, actions: Sequence[ActionRequest]) -> None:
+        """PutEvents with detail-type = the action type; raises PublishError on rejection."""
         entries = [
             {
                 "Source": self.source,
@@ -81,8 +79,4 @@ class EventBridgeActionSink:
             }
             for a in actions
         ]
-        for start in range(0, len(entries), 10):  # PutEvents takes at most 10 entries
-            response = self.client.put_events(Entries=entries[start : start + 10])
-            if response.get("FailedEntryCount"):
-                failed = [e for e in response["Entries"] if e.get("ErrorCode")]
-                raise ActionPublishError(f"EventBridge rejected {len(failed)} entries: {failed}")
+        put_events(self.client, entries)

@@ -10,10 +10,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
+from agentocore import ddb
 from agentocore.aws import LazyClient
 from agentocore.budget import tokens
 from agentocore.budget.guard import Spent
@@ -106,20 +105,7 @@ class Window:
         return summary_tokens + sum(t.token_estimate for t in self.turns)
 
 
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: int | float | Decimal) -> dict[str, str]:
-    return {"N": str(value)}
-
-
-def _int(item: dict[str, Any], key: str) -> int:
-    return int(item[key]["N"]) if key in item else 0
-
-
-def _str(item: dict[str, Any], key: str) -> str | None:
-    return str(item[key]["S"]) if key in item else None
+_s, _n, _int, _str, _now_iso = ddb.s, ddb.n, ddb.get_int, ddb.get_str, ddb.iso
 
 
 def _meta_from_item(conversation_id: str, item: dict[str, Any]) -> ConversationMeta:
@@ -135,7 +121,7 @@ def _meta_from_item(conversation_id: str, item: dict[str, Any]) -> ConversationM
         output_tokens=_int(item, "output_tokens"),
         cache_read_tokens=_int(item, "cache_read_tokens"),
         cache_write_tokens=_int(item, "cache_write_tokens"),
-        cost_usd=float(item["cost_usd"]["N"]) if "cost_usd" in item else 0.0,
+        cost_usd=ddb.get_float(item, "cost_usd"),
         summary=_str(item, "summary"),
         summary_upto=_int(item, "summary_upto"),
     )
@@ -154,12 +140,8 @@ def _usage_values(usage: Usage | None, cost_usd: float) -> dict[str, Any]:
         ":o": _n(u.output_tokens),
         ":cr": _n(u.cache_read_tokens),
         ":cw": _n(u.cache_write_tokens),
-        ":c": _n(Decimal(repr(round(cost_usd, 10)))),
+        ":c": _n(float(cost_usd)),
     }
-
-
-def _now_iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class ConversationMemory:

@@ -38,6 +38,13 @@ class ToolContext:
     tool_use_id: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def action_id(self) -> str:
+        """Deterministic id for an action requested by this tool call (same call, same id)."""
+        from agentocore.events.actions import action_id_for
+
+        return action_id_for(self.conversation_id, self.tool_use_id)
+
 
 class ToolError(Exception):
     """Raise from a tool to send a clean error message back to the model."""

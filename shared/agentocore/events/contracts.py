@@ -1,0 +1,206 @@
+"""Versioned event contracts: every EventBridge detail AgentoCore emits or consumes.
+
+Producers publish ``Model(...)`` with :class:`~agentocore.events.publisher.EventPublisher`;
+consumers call :func:`parse_event` / :func:`parse_detail`, which reject unknown detail types,
+unknown versions and invalid fields with :class:`EventContractError` (raised so that the event
+goes down the retry/DLQ path with a clear message, never dropped).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+CONVERSATION_ID = r"^[A-Za-z0-9_-]{1,64}$"
+SUPPORTED_VERSION = 1
+
+
+class EventContractError(ValueError):
+    """An event does not match a contract this consumer understands."""
+
+
+class EventDetail(BaseModel):
+    """Base of all event details. ``version`` changes only on breaking changes; new optional
+    fields are added within a version (consumers ignore fields they do not know)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    SOURCE: ClassVar[str]
+    DETAIL_TYPE: ClassVar[str]
+
+    version: int = SUPPORTED_VERSION
+
+    def to_detail(self) -> str:
+        """The JSON ``Detail`` string for PutEvents."""
+        return self.model_dump_json()
+
+
+class AgentInvocationRequested(EventDetail):
+    """Run the agent on a conversation asynchronously."""
+
+    SOURCE = "agentocore.agent"
+    DETAIL_TYPE = "AgentInvocationRequested"
+
+    invocation_id: str = Field(min_length=1, max_length=128)
+    agent_id: str = Field("default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    conversation_id: str = Field(pattern=CONVERSATION_ID)
+    user_message: str = Field(min_length=1)
+    user_id: str | None = None
+    priority: Literal["low", "normal", "high"] = "normal"
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+
+class UsageReport(BaseModel):
+    """Token usage and cost of a run, as reported to clients and in events."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class ToolCallReport(BaseModel):
+    name: str
+    status: str
+    ms: float
+
+
+class AgentExecutionCompleted(EventDetail):
+    """A run finished (whatever its status)."""
+
+    SOURCE = "agentocore.agent"
+    DETAIL_TYPE = "AgentExecutionCompleted"
+
+    invocation_id: str
+    agent_id: str
+    conversation_id: str
+    user_id: str | None = None
+    status: str
+    reply: str
+    stop_reason: str | None = None
+    iterations: int
+    turn: int | None = None
+    tool_calls: list[ToolCallReport] = Field(default_factory=list)
+    usage: UsageReport = Field(default_factory=UsageReport)
+    elapsed_ms: float = Field(description="Measured wall-clock time of the run.")
+    error: str | None = None
+
+
+class RefundRequested(EventDetail):
+    """A refund asked for by the agent; routed by amount (<= 1000 standard, > 1000 approval)."""
+
+    SOURCE = "agentocore.actions"
+    DETAIL_TYPE = "RefundRequested"
+
+    action_id: str = Field(min_length=1, max_length=128)
+    order_id: str = Field(min_length=1, max_length=64)
+    amount: float = Field(gt=0)
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    conversation_id: str | None = None
+    user_id: str | None = None
+    reason: str | None = None
+    high_risk: bool = False
+
+
+class _Decision(EventDetail):
+    SOURCE = "agentocore.approvals"
+
+    approval_id: str
+    action_id: str
+    action_type: str
+    action: dict[str, Any] = Field(description="The original action's detail.")
+    decided_by: str
+    reason: str | None = None
+    conversation_id: str | None = None
+
+
+class ActionApproved(_Decision):
+    """A human approved a high-value action; standard_worker performs it."""
+
+    DETAIL_TYPE = "ActionApproved"
+
+
+class ActionRejected(_Decision):
+    """A human rejected a high-value action."""
+
+    DETAIL_TYPE = "ActionRejected"
+
+
+class ActionCompleted(EventDetail):
+    """A worker performed an action."""
+
+    SOURCE = "agentocore.workers"
+    DETAIL_TYPE = "ActionCompleted"
+
+    action_id: str
+    action_type: str
+    conversation_id: str | None = None
+    result: dict[str, Any] = Field(default_factory=dict)
+
+
+class ActionFailed(EventDetail):
+    """A worker could not perform an action and will not retry it."""
+
+    SOURCE = "agentocore.workers"
+    DETAIL_TYPE = "ActionFailed"
+
+    action_id: str
+    action_type: str
+    conversation_id: str | None = None
+    error: str
+
+
+CONTRACTS: dict[str, type[EventDetail]] = {
+    model.DETAIL_TYPE: model
+    for model in (
+        AgentInvocationRequested,
+        AgentExecutionCompleted,
+        RefundRequested,
+        ActionApproved,
+        ActionRejected,
+        ActionCompleted,
+        ActionFailed,
+    )
+}
+
+
+def parse_detail(detail_type: str, detail: Mapping[str, Any] | str) -> EventDetail:
+    """Validate one event detail against its contract."""
+    model = CONTRACTS.get(detail_type)
+    if model is None:
+        raise EventContractError(
+            f"unknown detail-type {detail_type!r}; known: {', '.join(sorted(CONTRACTS))}"
+        )
+    if isinstance(detail, str):
+        try:
+            detail = json.loads(detail)
+        except json.JSONDecodeError as exc:
+            raise EventContractError(f"{detail_type} detail is not JSON: {exc}") from exc
+    if not isinstance(detail, Mapping):
+        raise EventContractError(f"{detail_type} detail must be a JSON object")
+    version = detail.get("version", SUPPORTED_VERSION)
+    if version != SUPPORTED_VERSION:
+        raise EventContractError(
+            f"{detail_type} version {version!r} is not supported (this consumer reads version "
+            f"{SUPPORTED_VERSION})"
+        )
+    try:
+        return model.model_validate(detail)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(detail)'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise EventContractError(f"invalid {detail_type} detail: {problems}") from exc
+
+
+def parse_event(event: Mapping[str, Any]) -> EventDetail:
+    """Validate an EventBridge event (``detail-type`` + ``detail``)."""
+    detail_type = event.get("detail-type")
+    if not isinstance(detail_type, str):
+        raise EventContractError("not an EventBridge event: no detail-type")
+    return parse_detail(detail_type, event.get("detail") or {})

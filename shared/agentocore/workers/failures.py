@@ -1,0 +1,180 @@
+"""dlq_handler's service: every dead-lettered message becomes a failure item and an SNS alert.
+
+Understands the three shapes that reach AgentoCore's DLQs: an EventBridge target DLQ message
+(body = the event; ERROR_CODE / ERROR_MESSAGE / RETRY_ATTEMPTS attributes), a Lambda async DLQ
+message (body = the event; ErrorCode / ErrorMessage attributes) and a Lambda on-failure
+destination record (``requestContext`` / ``requestPayload`` / ``responsePayload``). Anything
+else, including a body that is not JSON, is recorded as it came: never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentocore import ddb
+from agentocore.aws import LazyClient
+from agentocore.memory import codec
+from agentocore.workers.notify import SnsNotifier
+
+MAX_ORIGINAL_BYTES = 300_000
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What went wrong with one dead-lettered message."""
+
+    event_id: str
+    message_id: str
+    error: str
+    attempts: int
+    original: Any
+    detail_type: str | None = None
+    source: str | None = None
+    queue: str | None = None
+    origin: str | None = None
+    malformed: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def _attr(attributes: Mapping[str, Any], *names: str) -> str | None:
+    for name in names:
+        value = attributes.get(name)
+        if isinstance(value, Mapping):
+            value = value.get("stringValue") or value.get("StringValue")
+        if value:
+            return str(value)
+    return None
+
+
+def describe(record: Mapping[str, Any]) -> Failure:
+    """Turn one SQS record (the Lambda event shape) into a :class:`Failure`."""
+    message_id = str(record.get("messageId", "unknown"))
+    body = record.get("body", "")
+    attrs = record.get("messageAttributes") or {}
+    receive_count = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
+    queue = str(record.get("eventSourceARN", "")).rsplit(":", 1)[-1] or None
+    try:
+        payload = json.loads(body)
+    except (TypeError, json.JSONDecodeError) as exc:
+        return Failure(
+            event_id=message_id,
+            message_id=message_id,
+            error=f"malformed DLQ message (not JSON: {exc})",
+            attempts=receive_count,
+            original=body if isinstance(body, str) else repr(body),
+            queue=queue,
+            malformed=True,
+        )
+    if isinstance(payload, dict) and "requestContext" in payload and "requestPayload" in payload:
+        ctx = payload.get("requestContext") or {}
+        response = payload.get("responsePayload") or {}
+        event = payload.get("requestPayload")
+        error = (
+            f"{response.get('errorType', 'Error')}: {response.get('errorMessage')}"
+            if isinstance(response, dict) and response.get("errorMessage")
+            else str(ctx.get("condition", "unknown failure"))
+        )
+        attempts = int(ctx.get("approximateInvokeCount", receive_count))
+        origin = ctx.get("functionArn")
+    else:
+        event = payload
+        code = _attr(attrs, "ERROR_CODE", "ErrorCode")
+        message = _attr(attrs, "ERROR_MESSAGE", "ErrorMessage")
+        error = (
+            ": ".join(p for p in (code, message) if p) or "unknown failure (no error attributes)"
+        )
+        retries = _attr(attrs, "RETRY_ATTEMPTS")
+        attempts = int(retries) + 1 if retries and retries.isdigit() else receive_count
+        origin = _attr(attrs, "TARGET_ARN", "RULE_ARN", "RequestID")
+    fields: dict[str, Any] = event if isinstance(event, dict) else {}
+    return Failure(
+        event_id=str(fields.get("id") or message_id),
+        message_id=message_id,
+        error=error,
+        attempts=attempts,
+        original=event,
+        detail_type=fields.get("detail-type"),
+        source=fields.get("source"),
+        queue=queue,
+        origin=str(origin) if origin else None,
+    )
+
+
+class FailureRecorder:
+    """Writes ``FAILURE#<date>`` / ``<event id>`` items and alerts once per failure."""
+
+    def __init__(
+        self,
+        table_name: str,
+        notifier: SnsNotifier,
+        *,
+        client: Any | None = None,
+        ttl_days: int = 90,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.table_name = table_name
+        self.notifier = notifier
+        self.ttl_days = ttl_days
+        self._client = LazyClient("dynamodb", client)
+        self._clock = clock
+
+    @property
+    def client(self) -> Any:
+        return self._client.get()
+
+    def record(self, record: Mapping[str, Any]) -> Failure:
+        """Record and alert; raises if either fails (the message then stays in the DLQ)."""
+        failure = describe(record)
+        now = self._clock()
+        key = {"PK": ddb.s(f"FAILURE#{ddb.iso(now)[:10]}"), "SK": ddb.s(failure.event_id)}
+        original = json.dumps(failure.original, default=str)
+        if len(original.encode()) > MAX_ORIGINAL_BYTES:
+            original = codec.fit([{"text": original}], MAX_ORIGINAL_BYTES)[0]["text"]
+        item = {
+            **key,
+            "event_id": ddb.s(failure.event_id),
+            "message_id": ddb.s(failure.message_id),
+            "error": ddb.s(failure.error),
+            "attempts": ddb.n(failure.attempts),
+            "original": ddb.s(original),
+            "malformed": {"BOOL": failure.malformed},
+            "recorded_at": ddb.s(ddb.iso(now)),
+            "alerted": {"BOOL": False},
+            "ttl": ddb.n(int(now) + self.ttl_days * 86400),
+        }
+        for name in ("detail_type", "source", "queue", "origin"):
+            value = getattr(failure, name)
+            if value:
+                item[name] = ddb.s(value)
+        try:
+            self.client.put_item(
+                TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(PK)"
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            existing = self.client.get_item(TableName=self.table_name, Key=key, ConsistentRead=True)
+            if existing.get("Item", {}).get("alerted", {}).get("BOOL"):
+                return failure  # a redelivery of a message already recorded and alerted
+        self.notifier.publish(
+            f"AgentoCore failure: {failure.detail_type or 'unparseable message'}",
+            {
+                "failure_key": {"PK": key["PK"]["S"], "SK": key["SK"]["S"]},
+                "event_id": failure.event_id,
+                "detail_type": failure.detail_type,
+                "error": failure.error,
+                "attempts": failure.attempts,
+                "queue": failure.queue,
+                "malformed": failure.malformed,
+            },
+            event="AgentoCoreFailure",
+        )
+        self.client.update_item(
+            TableName=self.table_name,
+            Key=key,
+            UpdateExpression="SET alerted = :t",
+            ExpressionAttributeValues={":t": {"BOOL": True}},
+        )
+        return failure

@@ -180,7 +180,7 @@ class ApprovalStore:
             raise ApprovalNotFound(f"approval {approval_id} not found")
         return _from_item(item)
 
-    def list(
+    def list_by_status(
         self,
         status: Status = "pending",
         *,

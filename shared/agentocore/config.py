@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -20,6 +21,16 @@ MAX_ITERATIONS_LIMIT = 48
 
 class ConfigError(ValueError):
     """A setting has an invalid value."""
+
+
+class AgentConfig(BaseModel):
+    """One agent_id's overrides (``AGENTOCORE_AGENTS`` JSON: ``{"support": {...}}``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tools: list[str] | None = Field(None, description="Tool names; None = every tool.")
+    system_prompt: str | None = None
+    model: str | None = None
 
 
 class Settings(BaseModel):
@@ -57,6 +68,16 @@ class Settings(BaseModel):
         5.0, ge=0, description="Per-conversation cost budget in USD; 0 = unlimited."
     )
     max_message_bytes: int = Field(16 * 1024, ge=1)
+    agents: dict[str, AgentConfig] = Field(
+        default_factory=dict, description="Per agent_id tool sets and prompts (JSON)."
+    )
+    approvals_topic_arn: str = Field("", description="SNS topic notified of pending approvals.")
+    alerts_topic_arn: str = Field("", description="SNS topic for DLQ failure alerts.")
+    approval_threshold: float = Field(1000.0, ge=0, description="Refunds above need approval.")
+    approver_group: str = Field("approvers", description="JWT group allowed to decide.")
+    payments_fail_order_ids: list[str] = Field(
+        default_factory=list, description="Demo payment system: order ids that fail (tests)."
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -65,7 +86,16 @@ class Settings(BaseModel):
         values: dict[str, Any] = {}
         for name in cls.model_fields:
             raw = env.get(f"AGENTOCORE_{name.upper()}")
-            if raw is not None and raw != "":
+            if raw is None or raw == "":
+                continue
+            if name == "agents":
+                try:
+                    values[name] = json.loads(raw)
+                except json.JSONDecodeError as exc:
+                    raise ConfigError(f"AGENTOCORE_AGENTS is not JSON: {exc}") from exc
+            elif name == "payments_fail_order_ids":
+                values[name] = [v.strip() for v in raw.split(",") if v.strip()]
+            else:
                 values[name] = raw
         values.update(overrides)
         try:

@@ -1,0 +1,357 @@
+"""The HTTP API's behaviour, independent of the web framework: validation, identity, status
+codes. ``functions/agent_executor`` maps API Gateway routes onto :class:`AgentApi`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agentocore.approvals import ApprovalError, Status
+from agentocore.budget.guard import Budget, over_budget
+from agentocore.budget.usage import Usage
+from agentocore.events.contracts import AgentInvocationRequested, ToolCallReport, UsageReport
+from agentocore.events.publisher import PublishError
+from agentocore.memory.store import ConversationNotFound, TurnConflict
+from agentocore.runtime import Runtime, UnknownAgent
+from agentocore.session import TurnOutcome
+from agentocore.workers.decisions import ApprovalDecisions
+
+log = logging.getLogger(__name__)
+CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+SUBJECT = re.compile(r"^[A-Za-z0-9@._:+-]{1,128}$")
+
+
+class ApiError(Exception):
+    """An HTTP error with a JSON body ``{"error": {"code", "message"}}``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The caller, from the authorizer's JWT claims (never from the body)."""
+
+    sub: str
+    groups: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_claims(cls, claims: Mapping[str, Any] | None) -> Identity:
+        sub = (claims or {}).get("sub")
+        if not sub:
+            raise ApiError(401, "unauthorized", "no authenticated identity (JWT 'sub' claim)")
+        if not SUBJECT.match(str(sub)):
+            raise ApiError(401, "unauthorized", "the identity's 'sub' claim is not acceptable")
+        raw = (claims or {}).get("cognito:groups") or (claims or {}).get("groups") or []
+        if isinstance(raw, str):  # API Gateway flattens arrays to "[a b]" or "a,b"
+            raw = re.split(r"[\s,]+", raw.strip("[]"))
+        groups = frozenset(str(g) for g in raw if g)
+        return cls(str(sub), groups)
+
+
+class MessageRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(min_length=1)
+    priority: Literal["low", "normal", "high"] = "normal"
+    async_: bool = Field(False, alias="async")
+    agent_id: str = Field("default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class DecisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject"]
+    reason: str | None = Field(None, max_length=1000)
+
+
+def _parse(model: type[BaseModel], body: str | None) -> Any:
+    if not body:
+        raise ApiError(400, "bad_request", "a JSON body is required")
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "malformed_json", f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ApiError(400, "bad_request", "the body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+            for e in exc.errors(include_url=False)
+        )
+        raise ApiError(400, "invalid_request", problems) from exc
+
+
+def _check_conversation_id(conversation_id: str) -> None:
+    if not CONVERSATION_ID.match(conversation_id):
+        raise ApiError(
+            400, "invalid_conversation_id", "conversation_id must match ^[A-Za-z0-9_-]{1,64}$"
+        )
+
+
+def _limit(raw: str | None, default: int, maximum: int) -> int:
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise ApiError(400, "invalid_limit", f"limit must be an integer from 1 to {maximum}")
+    return int(raw)
+
+
+def encode_token(key: Mapping[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+
+
+def decode_token(token: str | None) -> dict[str, Any] | None:
+    if not token:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError) as exc:
+        raise ApiError(400, "invalid_token", "next_token is not valid") from exc
+    if not isinstance(value, dict):
+        raise ApiError(400, "invalid_token", "next_token is not valid")
+    return value
+
+
+def usage_report(outcome: TurnOutcome) -> UsageReport:
+    u = outcome.result.usage
+    return UsageReport(
+        input_tokens=u.input_tokens,
+        output_tokens=u.output_tokens,
+        cache_read_tokens=u.cache_read_tokens,
+        cache_write_tokens=u.cache_write_tokens,
+        cost_usd=round(outcome.result.cost_usd, 8),
+    )
+
+
+def tool_call_reports(outcome: TurnOutcome) -> list[ToolCallReport]:
+    return [
+        ToolCallReport(name=c.name, status=c.status, ms=round(c.duration_ms, 2))
+        for c in outcome.result.tool_calls
+    ]
+
+
+def turn_body(outcome: TurnOutcome) -> dict[str, Any]:
+    """The 200 body of ``POST /conversations/{id}/messages``."""
+    r = outcome.result
+    return {
+        "conversation_id": outcome.conversation_id,
+        "turn": outcome.first_turn,
+        "reply": r.final_text,
+        "status": r.status,
+        "stop_reason": r.stop_reason,
+        "iterations": r.iterations,
+        "tool_calls": [t.model_dump() for t in tool_call_reports(outcome)],
+        "usage": usage_report(outcome).model_dump(),
+        "actions": [
+            {"action_id": a.action_id, "type": a.type, "status": "requested"} for a in r.actions
+        ],
+    }
+
+
+class AgentApi:
+    """Every route of the HTTP API as a method returning ``(status, body)``."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    @property
+    def decisions(self) -> ApprovalDecisions:
+        rt = self.runtime
+        return ApprovalDecisions(rt.approvals, rt.publisher, rt.memory)
+
+    def post_message(
+        self, identity: Identity, conversation_id: str, body: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        _check_conversation_id(conversation_id)
+        limit = self.runtime.settings.max_message_bytes
+        if body is not None and len(body.encode()) > 4 * limit + 1024:
+            raise ApiError(413, "payload_too_large", f"the body exceeds {4 * limit + 1024} bytes")
+        request: MessageRequest = _parse(MessageRequest, body)
+        size = len(request.message.encode())
+        if size > limit:
+            raise ApiError(
+                413, "message_too_large", f"the message is {size} bytes; the limit is {limit}"
+            )
+        try:
+            runner = self.runtime.runner(request.agent_id)
+        except UnknownAgent as exc:
+            raise ApiError(400, "unknown_agent", str(exc)) from exc
+        if request.async_:
+            return self._enqueue(identity, conversation_id, request)
+        try:
+            outcome = runner.send(
+                conversation_id,
+                request.message,
+                user_id=identity.sub,
+                agent_id=request.agent_id,
+                metadata={"priority": request.priority, "trigger": "http"},
+            )
+        except ConversationNotFound as exc:
+            raise ApiError(404, "not_found", f"conversation {conversation_id} not found") from exc
+        except TurnConflict as exc:
+            raise ApiError(
+                409, "turn_conflict", "another request on this conversation kept winning; retry"
+            ) from exc
+        result = outcome.result
+        if result.status == "budget_exceeded" and not outcome.saved:
+            raise ApiError(429, "budget_exceeded", result.error or "budget exceeded")
+        if result.status == "failed":
+            log.error("agent run failed", extra={"error": result.error})
+            raise ApiError(502, "model_failure", result.error or "the model call failed")
+        return 200, turn_body(outcome)
+
+    def _enqueue(
+        self, identity: Identity, conversation_id: str, request: MessageRequest
+    ) -> tuple[int, dict[str, Any]]:
+        memory = self.runtime.memory
+        meta = memory.get_meta(conversation_id)
+        if meta.exists and meta.user_id not in (None, identity.sub):
+            raise ApiError(404, "not_found", f"conversation {conversation_id} not found")
+        s = self.runtime.settings
+        reason = over_budget(Budget(s.budget_max_tokens, s.budget_max_usd), meta.spent, Usage(), 0)
+        if reason:
+            raise ApiError(429, "budget_exceeded", reason)
+        invocation = AgentInvocationRequested(
+            invocation_id=str(uuid.uuid4()),
+            agent_id=request.agent_id,
+            conversation_id=conversation_id,
+            user_message=request.message,
+            user_id=identity.sub,
+            priority=request.priority,
+            metadata={"trigger": "http-async"},
+        )
+        try:
+            self.runtime.publisher.publish(invocation)
+        except PublishError as exc:
+            raise ApiError(502, "publish_failed", str(exc)) from exc
+        return 202, {"conversation_id": conversation_id, "invocation_id": invocation.invocation_id}
+
+    def get_conversation(
+        self, identity: Identity, conversation_id: str, query: Mapping[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        _check_conversation_id(conversation_id)
+        limit = _limit(query.get("limit"), 100, 500)
+        after = query.get("after", "0")
+        if not after.isdigit():
+            raise ApiError(400, "invalid_after", "after must be a turn number")
+        try:
+            meta, turns, next_after = self.runtime.memory.history(
+                conversation_id, user_id=identity.sub, limit=limit, after_turn=int(after)
+            )
+        except ConversationNotFound:
+            meta = None
+        if meta is None or not meta.exists:
+            raise ApiError(404, "not_found", f"conversation {conversation_id} not found")
+        u = meta.usage
+        return 200, {
+            "conversation_id": conversation_id,
+            "agent_id": meta.agent_id,
+            "created_at": meta.created_at,
+            "updated_at": meta.updated_at,
+            "turn_count": meta.turn_count,
+            "summary": meta.summary,
+            "turns": [{"turn": t.number, "role": t.role, "content": t.content} for t in turns],
+            "next_after": next_after,
+            "usage": {
+                "input_tokens": u.input_tokens,
+                "output_tokens": u.output_tokens,
+                "cache_read_tokens": u.cache_read_tokens,
+                "cache_write_tokens": u.cache_write_tokens,
+                "cost_usd": round(meta.cost_usd, 8),
+            },
+        }
+
+    def list_conversations(
+        self, identity: Identity, query: Mapping[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        limit = _limit(query.get("limit"), 20, 100)
+        start = decode_token(query.get("next_token"))
+        if start is not None and start.get("user_id", {}).get("S") != identity.sub:
+            raise ApiError(400, "invalid_token", "next_token is not valid")
+        metas, last = self.runtime.memory.list_conversations(
+            identity.sub, limit=limit, start_key=start
+        )
+        return 200, {
+            "conversations": [
+                {
+                    "conversation_id": m.conversation_id,
+                    "agent_id": m.agent_id,
+                    "created_at": m.created_at,
+                    "updated_at": m.updated_at,
+                    "turn_count": m.turn_count,
+                    "cost_usd": round(m.cost_usd, 8),
+                }
+                for m in metas
+            ],
+            "next_token": encode_token(last),
+        }
+
+    def _require_approver(self, identity: Identity) -> None:
+        if self.runtime.settings.approver_group not in identity.groups:
+            raise ApiError(
+                403,
+                "forbidden",
+                f"only members of '{self.runtime.settings.approver_group}' "
+                "can see or decide approvals",
+            )
+
+    def list_approvals(
+        self, identity: Identity, query: Mapping[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        self._require_approver(identity)
+        statuses: dict[str, Status] = {s: s for s in ("pending", "approved", "rejected")}
+        status = statuses.get(query.get("status", "pending"))
+        if status is None:
+            raise ApiError(400, "invalid_status", "status must be pending, approved or rejected")
+        limit = _limit(query.get("limit"), 50, 100)
+        approvals, last = self.runtime.approvals.list_by_status(
+            status,
+            limit=limit,
+            start_key=decode_token(query.get("next_token")),
+        )
+        return 200, {
+            "approvals": [a.as_dict() for a in approvals],
+            "next_token": encode_token(last),
+        }
+
+    def decide(
+        self, identity: Identity, approval_id: str, body: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        self._require_approver(identity)
+        if not re.match(r"^[A-Za-z0-9_-]{1,128}$", approval_id):
+            raise ApiError(400, "invalid_approval_id", "approval_id is not valid")
+        request: DecisionRequest = _parse(DecisionRequest, body)
+        try:
+            approval = self.decisions.decide(
+                approval_id, request.decision, decided_by=identity.sub, reason=request.reason
+            )
+        except ApprovalError as exc:
+            code = {404: "not_found", 409: "already_decided", 403: "forbidden"}[exc.status]
+            raise ApiError(exc.status, code, str(exc)) from exc
+        except PublishError as exc:
+            raise ApiError(
+                502,
+                "publish_failed",
+                f"the decision is recorded but not yet published: {exc}. "
+                "Send the same decision again.",
+            ) from exc
+        return 200, approval.as_dict()

@@ -1,0 +1,118 @@
+"""Wiring from settings: the objects a Lambda function builds once per container.
+
+Nothing here talks to AWS until a method is used: clients are built lazily.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import Any
+
+from agentocore.agent.loop import Agent
+from agentocore.approvals import ApprovalStore
+from agentocore.config import Settings
+from agentocore.events.actions import EventBridgeActionSink
+from agentocore.events.publisher import EventPublisher
+from agentocore.memory.compaction import ModelSummarizer
+from agentocore.memory.store import ConversationMemory
+from agentocore.models.base import ModelProvider
+from agentocore.models.registry import create_model
+from agentocore.session import ConversationRunner
+from agentocore.tools.registry import ToolRegistry
+from agentocore.workers.policy import ApprovalPolicy
+
+AGENT_ID = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+class UnknownAgent(ValueError):
+    """No agent is configured under this agent_id."""
+
+
+class Runtime:
+    """Lazily built collaborators for the functions; tests replace attributes as needed."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        tools: ToolRegistry | None = None,
+        *,
+        model: ModelProvider | None = None,
+    ) -> None:
+        self.settings = settings or Settings.from_env()
+        self.tools = tools or ToolRegistry()
+        self._model = model
+        self._runners: dict[str, ConversationRunner] = {}
+        self._lock = threading.Lock()
+
+    @cached_property
+    def model(self) -> ModelProvider:
+        return self._model or create_model(self.settings.model)
+
+    @cached_property
+    def memory(self) -> ConversationMemory:
+        s = self.settings
+        return ConversationMemory(
+            s.table_name, ttl_days=s.ttl_days, window_messages=s.window_messages
+        )
+
+    @cached_property
+    def publisher(self) -> EventPublisher:
+        return EventPublisher(self.settings.event_bus_name)
+
+    @cached_property
+    def action_sink(self) -> EventBridgeActionSink:
+        return EventBridgeActionSink(self.settings.event_bus_name, client=self.publisher.client)
+
+    @cached_property
+    def approvals(self) -> ApprovalStore:
+        return ApprovalStore(self.settings.table_name, ttl_days=self.settings.ttl_days)
+
+    @cached_property
+    def policy(self) -> ApprovalPolicy:
+        return ApprovalPolicy(self.settings.approval_threshold)
+
+    def agent_ids(self) -> list[str]:
+        return sorted({"default", *self.settings.agents})
+
+    def runner(self, agent_id: str = "default") -> ConversationRunner:
+        """The runner for ``agent_id`` (its tool set, prompt and model), built once."""
+        runner = self._runners.get(agent_id)
+        if runner is not None:
+            return runner
+        with self._lock:
+            if agent_id not in self._runners:
+                self._runners[agent_id] = self._build_runner(agent_id)
+            return self._runners[agent_id]
+
+    def _build_runner(self, agent_id: str) -> ConversationRunner:
+        config = self.settings.agents.get(agent_id)
+        if config is None and agent_id != "default":
+            raise UnknownAgent(
+                f"unknown agent_id {agent_id!r}; configured: {', '.join(self.agent_ids())}"
+            )
+        tools = self.tools
+        model = self.model
+        prompt = None
+        if config is not None:
+            if config.tools is not None:
+                tools = self.tools.subset(config.tools)
+            if config.model:
+                model = create_model(config.model)
+            prompt = config.system_prompt
+        agent = Agent(
+            model,
+            tools,
+            settings=self.settings,
+            system_prompt=prompt,
+            action_sink=self.action_sink,
+            summarizer=ModelSummarizer(model),
+        )
+        return ConversationRunner(agent, self.memory)
+
+    def reset(self, **replace: Any) -> None:
+        """Drop built objects (tests): the next use builds them again, or uses ``replace``."""
+        for name in ("model", "memory", "publisher", "action_sink", "approvals", "policy"):
+            self.__dict__.pop(name, None)
+        self._runners.clear()
+        self.__dict__.update(replace)

@@ -8,12 +8,13 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agentocore.agent.result import AgentResult
 from agentocore.approvals import ApprovalError, Status
 from agentocore.budget.guard import Budget, over_budget
 from agentocore.budget.usage import Usage
@@ -170,8 +171,11 @@ def turn_body(outcome: TurnOutcome) -> dict[str, Any]:
 class AgentApi:
     """Every route of the HTTP API as a method returning ``(status, body)``."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(
+        self, runtime: Runtime, on_run: Callable[[AgentResult, str], None] | None = None
+    ) -> None:
         self.runtime = runtime
+        self.on_run = on_run
 
     @property
     def decisions(self) -> ApprovalDecisions:
@@ -212,6 +216,8 @@ class AgentApi:
                 409, "turn_conflict", "another request on this conversation kept winning; retry"
             ) from exc
         result = outcome.result
+        if self.on_run is not None:
+            self.on_run(result, request.agent_id)
         if result.status == "budget_exceeded" and not outcome.saved:
             raise ApiError(429, "budget_exceeded", result.error or "budget exceeded")
         if result.status == "failed":

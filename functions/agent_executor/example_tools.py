@@ -1,0 +1,101 @@
+"""Example tools shipped with agent_executor: deterministic local data, no network."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from agentocore.events import RefundRequested
+from agentocore.tools import ToolContext, ToolError, ToolRegistry
+
+#: The demo order book (what a real deployment would read from its order service).
+ORDERS: dict[str, dict[str, object]] = {
+    "A-1001": {"status": "delivered", "amount": 50.0, "currency": "USD", "item": "Coffee grinder"},
+    "A-2002": {"status": "delivered", "amount": 5000.0, "currency": "USD", "item": "Espresso bar"},
+    "A-3003": {"status": "shipped", "amount": 120.0, "currency": "EUR", "item": "Kettle"},
+    "A-4004": {"status": "processing", "amount": 980.0, "currency": "USD", "item": "Roaster"},
+}
+ORDER_ID = r"^[A-Z]-\d{4}$"
+
+
+class OrderStatusInput(BaseModel):
+    order_id: str = Field(pattern=ORDER_ID, description="Order id, e.g. 'A-1001'")
+
+
+class OrderStatus(BaseModel):
+    order_id: str
+    status: str
+    amount: float
+    currency: str
+    item: str
+
+
+class RefundInput(BaseModel):
+    order_id: str = Field(pattern=ORDER_ID, description="The order to refund, e.g. 'A-1001'")
+    reason: str = Field(min_length=3, max_length=500, description="Why the customer wants it")
+
+
+class WeatherInput(BaseModel):
+    location: str = Field(min_length=1, max_length=100, description="City name, e.g. 'Paris'")
+    units: Literal["celsius", "fahrenheit"] = Field("celsius", description="Temperature units")
+
+
+class Weather(BaseModel):
+    location: str
+    temperature: float
+    units: str
+    conditions: str
+    humidity: int
+
+
+def _order(order_id: str) -> dict[str, object]:
+    order = ORDERS.get(order_id)
+    if order is None:
+        raise ToolError(f"order {order_id} does not exist")
+    return order
+
+
+def registry() -> ToolRegistry:
+    """The example tool set (per-agent subsets come from ``AGENTOCORE_AGENTS``)."""
+    tools = ToolRegistry()
+
+    @tools.tool(output_model=OrderStatus)
+    def get_order_status(args: OrderStatusInput) -> OrderStatus:
+        """Look up an order's status, amount, currency and item."""
+        return OrderStatus.model_validate({"order_id": args.order_id, **_order(args.order_id)})
+
+    @tools.tool(emits=RefundRequested.DETAIL_TYPE)
+    def trigger_refund(args: RefundInput, ctx: ToolContext) -> RefundRequested:
+        """Request a full refund of a delivered or shipped order. The refund is performed
+        asynchronously; refunds above 1000 wait for a human approver."""
+        order = _order(args.order_id)
+        if order["status"] == "processing":
+            raise ToolError(f"order {args.order_id} has not shipped yet; cancel it instead")
+        return RefundRequested(
+            action_id=ctx.action_id,
+            order_id=args.order_id,
+            amount=float(str(order["amount"])),
+            currency=str(order["currency"]),
+            conversation_id=ctx.conversation_id,
+            user_id=ctx.user_id,
+            reason=args.reason,
+        )
+
+    @tools.tool(output_model=Weather)
+    def get_weather(args: WeatherInput) -> Weather:
+        """Current weather for a city (deterministic demo data)."""
+        seed = int(hashlib.sha256(args.location.lower().encode()).hexdigest()[:8], 16)
+        celsius = round(-5 + (seed % 350) / 10, 1)
+        temperature = celsius if args.units == "celsius" else round(celsius * 9 / 5 + 32, 1)
+        conditions = ["sunny", "cloudy", "rain", "windy", "snow"][seed % 5]
+        return Weather(
+            location=args.location,
+            temperature=temperature,
+            units=args.units,
+            conditions=conditions,
+            humidity=30 + seed % 60,
+        )
+
+    return tools

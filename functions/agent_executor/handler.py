@@ -1,0 +1,207 @@
+"""agent_executor: one Lambda handler for every trigger of the agent.
+
+HTTP API (API Gateway v2), EventBridge ``AgentInvocationRequested``, S3 ``ObjectCreated``, SNS
+and schedules. The handler only parses, calls the core (``agentocore``) and shapes responses.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import example_tools
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from agentocore.agent import AgentResult
+from agentocore.api import AgentApi, ApiError, Identity, tool_call_reports, usage_report
+from agentocore.events import AgentExecutionCompleted, AgentInvocationRequested, parse_event
+from agentocore.lambda_support import Idempotent, record_run
+from agentocore.runtime import Runtime
+from agentocore.triggers import (
+    Invocation,
+    S3MessageReader,
+    TriggerError,
+    schedule_invocation,
+    sns_invocations,
+)
+
+SERVICE = "agent_executor"
+DEFAULT_SCHEDULE_MESSAGE = "Scheduled run: review open items and report."
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+app = APIGatewayHttpResolver()
+
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """Built on the first invocation (settings from the environment), then reused."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime(tools=example_tools.registry())
+    return _runtime
+
+
+def _json(status: int, body: dict[str, Any]) -> Response[str]:
+    return Response(status, content_types.APPLICATION_JSON, json.dumps(body, default=str))
+
+
+def _identity() -> Identity:
+    authorizer = app.current_event.request_context.authorizer
+    claims = authorizer.jwt_claim if authorizer is not None else None
+    return Identity.from_claims(claims)
+
+
+@app.exception_handler(ApiError)
+def _api_error(exc: ApiError) -> Response[str]:
+    if exc.status >= 500:
+        logger.error("request failed", extra={"code": exc.code, "error": exc.message})
+    return _json(exc.status, exc.body())
+
+
+@app.not_found
+def _not_found(_: Exception) -> Response[str]:
+    return _json(404, {"error": {"code": "not_found", "message": "no such route"}})
+
+
+@app.post("/conversations/<conversation_id>/messages")
+def post_message(conversation_id: str) -> Response[str]:
+    identity = _identity()
+    tracer.put_annotation("conversation_id", conversation_id)
+    api = AgentApi(runtime(), on_run=_record)
+    status, body = api.post_message(identity, conversation_id, app.current_event.body)
+    return _json(status, body)
+
+
+def _record(result: AgentResult, agent_id: str) -> None:
+    record_run(result, agent_id=agent_id, service=SERVICE, tracer=tracer)
+
+
+@app.get("/conversations/<conversation_id>")
+def get_conversation(conversation_id: str) -> Response[str]:
+    query = app.current_event.query_string_parameters or {}
+    return _json(*AgentApi(runtime()).get_conversation(_identity(), conversation_id, query))
+
+
+@app.get("/users/me/conversations")
+def list_conversations() -> Response[str]:
+    query = app.current_event.query_string_parameters or {}
+    return _json(*AgentApi(runtime()).list_conversations(_identity(), query))
+
+
+@app.get("/approvals")
+def list_approvals() -> Response[str]:
+    query = app.current_event.query_string_parameters or {}
+    return _json(*AgentApi(runtime()).list_approvals(_identity(), query))
+
+
+@app.post("/approvals/<approval_id>")
+def decide(approval_id: str) -> Response[str]:
+    return _json(*AgentApi(runtime()).decide(_identity(), approval_id, app.current_event.body))
+
+
+def run(invocation: Invocation, *, invocation_id: str) -> dict[str, Any]:
+    """One agent run for a non-HTTP trigger; publishes AgentExecutionCompleted."""
+    rt = runtime()
+    started = time.perf_counter()
+    outcome = rt.runner(invocation.agent_id).send(
+        invocation.conversation_id,
+        invocation.message,
+        user_id=invocation.user_id,
+        agent_id=invocation.agent_id,
+        metadata=invocation.metadata,
+    )
+    result = outcome.result
+    _record(result, invocation.agent_id)
+    completed = AgentExecutionCompleted(
+        invocation_id=invocation_id,
+        agent_id=invocation.agent_id,
+        conversation_id=invocation.conversation_id,
+        user_id=invocation.user_id,
+        status=result.status,
+        reply=result.final_text,
+        stop_reason=result.stop_reason,
+        iterations=result.iterations,
+        turn=outcome.first_turn,
+        tool_calls=tool_call_reports(outcome),
+        usage=usage_report(outcome),
+        elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
+        error=result.error,
+    )
+    rt.publisher.publish(completed)
+    logger.info(
+        "agent run finished",
+        extra={"conversation_id": invocation.conversation_id, "status": result.status},
+    )
+    return completed.model_dump(mode="json")
+
+
+def _invoke_from_event(data: dict[str, Any]) -> dict[str, Any]:
+    detail = parse_event(data)
+    assert isinstance(detail, AgentInvocationRequested)
+    invocation = Invocation(
+        conversation_id=detail.conversation_id,
+        message=detail.user_message,
+        user_id=detail.user_id or "eventbridge",
+        agent_id=detail.agent_id,
+        metadata={**detail.metadata, "priority": detail.priority},
+    )
+    return run(invocation, invocation_id=detail.invocation_id)
+
+
+#: A redelivered AgentInvocationRequested returns the first run's result instead of running
+#: the agent (and writing the turns) twice.
+invoke_once = Idempotent(
+    _invoke_from_event,
+    key_jmespath="detail.invocation_id",
+    table_name=lambda: runtime().settings.table_name,
+)
+
+
+def _event_kind(event: dict[str, Any]) -> str:
+    if "requestContext" in event and "http" in event.get("requestContext", {}):
+        return "http"
+    if "detail-type" in event:
+        if event["detail-type"] == AgentInvocationRequested.DETAIL_TYPE:
+            return "invocation"
+        if event["detail-type"] == "Scheduled Event":
+            return "schedule"
+        return "unsupported"
+    if "schedule" in event:
+        return "schedule"
+    records = event.get("Records") or [{}]
+    source = records[0].get("eventSource") or records[0].get("EventSource")
+    return {"aws:s3": "s3", "aws:sns": "sns"}.get(str(source), "unsupported")
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    kind = _event_kind(event)
+    tracer.put_annotation("trigger", kind)
+    if kind == "http":
+        logger.set_correlation_id(event["requestContext"].get("requestId"))
+        return app.resolve(event, context)
+    if kind == "invocation":
+        logger.set_correlation_id(event.get("detail", {}).get("invocation_id"))
+        tracer.put_annotation("conversation_id", str(event["detail"].get("conversation_id")))
+        return invoke_once(event, context)
+    if kind == "schedule":
+        logger.set_correlation_id(event.get("id"))
+        invocation = schedule_invocation(event, DEFAULT_SCHEDULE_MESSAGE)
+        return run(invocation, invocation_id=str(event.get("id") or context.aws_request_id))
+    if kind in ("s3", "sns"):
+        if kind == "s3":
+            max_bytes = runtime().settings.max_message_bytes
+            invocations = S3MessageReader(max_bytes=max_bytes).invocations(event)
+        else:
+            invocations = sns_invocations(event)
+        results = [
+            run(inv, invocation_id=f"{context.aws_request_id}-{i}")
+            for i, inv in enumerate(invocations)
+        ]
+        return {"runs": results}
+    raise TriggerError(f"agent_executor does not handle this event: {sorted(event)[:5]}")

@@ -1,0 +1,64 @@
+"""approval_worker: RefundRequested above the threshold (or high risk) becomes a pending
+approval and an SNS notice to the approvers' topic. Decisions come through the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from agentocore.events import EventContractError, RefundRequested, parse_event
+from agentocore.lambda_support import Idempotent
+from agentocore.runtime import Runtime
+from agentocore.workers.approval_requests import ApprovalRequester
+from agentocore.workers.notify import SnsNotifier
+
+SERVICE = "approval_worker"
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+
+_runtime: Runtime | None = None
+_requester: ApprovalRequester | None = None
+
+
+def runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime()
+    return _runtime
+
+
+def requester() -> ApprovalRequester:
+    global _requester
+    if _requester is None:
+        rt = runtime()
+        if not rt.settings.approvals_topic_arn:
+            raise RuntimeError("AGENTOCORE_APPROVALS_TOPIC_ARN is not set")
+        notifier = SnsNotifier(rt.settings.approvals_topic_arn)
+        _requester = ApprovalRequester(rt.approvals, notifier, rt.policy)
+    return _requester
+
+
+def _request_approval(event: dict[str, Any]) -> dict[str, Any]:
+    detail = parse_event(event)
+    if not isinstance(detail, RefundRequested):
+        raise EventContractError(f"approval_worker does not handle {detail.DETAIL_TYPE}")
+    tracer.put_annotation("action_id", detail.action_id)
+    outcome = requester().handle(detail)
+    logger.info("approval requested", extra=outcome)
+    return outcome
+
+
+request_once = Idempotent(
+    _request_approval,
+    key_jmespath="detail.action_id",
+    table_name=lambda: runtime().settings.table_name,
+)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.set_correlation_id(event.get("id"))
+    return request_once(event, context)

@@ -1,0 +1,104 @@
+"""Glue between the core and AWS Lambda Powertools, shared by the four functions.
+
+Powertools is imported inside the functions below (it ships in the layer; the core package
+itself does not need it), and nothing builds an AWS client before the first invocation.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from agentocore.agent.result import AgentResult
+
+METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AgentoCore")
+
+
+class Idempotent:
+    """``fn(data)`` made idempotent with Powertools (DynamoDB persistence in the single table:
+    ``PK = idempotency#<function>``, ``SK`` = hash of the key, expiry in ``ttl``).
+
+    The persistence layer (and its client) is built on the first call, not at import.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        key_jmespath: str,
+        table_name: Callable[[], str],
+        expires_after_seconds: int = 24 * 3600,
+    ) -> None:
+        self.fn = fn
+        self.key_jmespath = key_jmespath
+        self.table_name = table_name
+        self.expires_after_seconds = expires_after_seconds
+        self._wrapped: Callable[..., dict[str, Any]] | None = None
+        self._config: Any = None
+        self._lock = threading.Lock()
+
+    def _build(self) -> Callable[..., dict[str, Any]]:
+        from aws_lambda_powertools.utilities.idempotency import (
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+            idempotent_function,
+        )
+
+        layer = DynamoDBPersistenceLayer(
+            table_name=self.table_name(), key_attr="PK", sort_key_attr="SK", expiry_attr="ttl"
+        )
+        self._config = IdempotencyConfig(
+            event_key_jmespath=self.key_jmespath,
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=self.expires_after_seconds,
+        )
+        fn = self.fn
+
+        def call(data: dict[str, Any]) -> dict[str, Any]:
+            return fn(data)
+
+        wrapped: Callable[..., dict[str, Any]] = idempotent_function(
+            data_keyword_argument="data", persistence_store=layer, config=self._config
+        )(call)
+        return wrapped
+
+    def reset(self) -> None:
+        """Forget the persistence layer (tests switching tables or emulators)."""
+        self._wrapped = None
+
+    def __call__(self, data: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        if self._wrapped is None:
+            with self._lock:
+                if self._wrapped is None:
+                    self._wrapped = self._build()
+        if context is not None and self._config is not None:
+            self._config.register_lambda_context(context)
+        return self._wrapped(data=data)
+
+
+def record_run(result: AgentResult, *, agent_id: str, service: str, tracer: Any = None) -> None:
+    """EMF metrics of one run (dimension AgentId) and X-Ray annotations."""
+    from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+    metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=service)
+    metrics.add_dimension("AgentId", agent_id)
+    u = result.usage
+    metrics.add_metric("ExecutionTime", MetricUnit.Milliseconds, result.elapsed_ms)
+    metrics.add_metric("Iterations", MetricUnit.Count, result.iterations)
+    metrics.add_metric("ToolCalls", MetricUnit.Count, len(result.tool_calls))
+    errors = sum(1 for c in result.tool_calls if c.status != "success")
+    metrics.add_metric("ToolErrors", MetricUnit.Count, errors)
+    metrics.add_metric("InputTokens", MetricUnit.Count, u.input_tokens)
+    metrics.add_metric("OutputTokens", MetricUnit.Count, u.output_tokens)
+    metrics.add_metric("CacheReadTokens", MetricUnit.Count, u.cache_read_tokens)
+    metrics.add_metric("CostUSD", MetricUnit.NoUnit, result.cost_usd)
+    metrics.flush_metrics()
+    if tracer is not None:
+        tracer.put_annotation("agent_id", agent_id)
+        tracer.put_annotation("stop_reason", result.stop_reason or result.status)
+        tracer.put_annotation("status", result.status)
+        names = sorted({c.name for c in result.tool_calls})
+        tracer.put_annotation("tools", ",".join(names) or "-")
+        tracer.put_metadata("usage", u.model_dump())

@@ -77,7 +77,7 @@ def post_message(conversation_id: str) -> Response[str]:
 
 
 def _record(result: AgentResult, agent_id: str) -> None:
-    record_run(result, agent_id=agent_id, service=SERVICE, tracer=tracer)
+    record_run(result, agent_id=agent_id, tracer=tracer)
 
 
 @app.get("/conversations/<conversation_id>")

@@ -78,11 +78,12 @@ class Idempotent:
         return self._wrapped(data=data)
 
 
-def record_run(result: AgentResult, *, agent_id: str, service: str, tracer: Any = None) -> None:
+def record_run(result: AgentResult, *, agent_id: str, tracer: Any = None) -> None:
     """EMF metrics of one run (dimension AgentId) and X-Ray annotations."""
     from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
-    metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=service)
+    # Only the AgentId dimension (no "service" one): dashboards and alarms select by it.
+    metrics = EphemeralMetrics(namespace=METRICS_NAMESPACE)
     metrics.add_dimension("AgentId", agent_id)
     u = result.usage
     metrics.add_metric("ExecutionTime", MetricUnit.Milliseconds, result.elapsed_ms)

@@ -156,6 +156,7 @@ def _invoke_from_event(data: dict[str, Any]) -> dict[str, Any]:
 #: the agent (and writing the turns) twice.
 invoke_once = Idempotent(
     _invoke_from_event,
+    name=SERVICE,
     key_jmespath="detail.invocation_id",
     table_name=lambda: runtime().settings.table_name,
 )

@@ -46,13 +46,14 @@ def _request_approval(event: dict[str, Any]) -> dict[str, Any]:
         raise EventContractError(f"approval_worker does not handle {detail.DETAIL_TYPE}")
     tracer.put_annotation("action_id", detail.action_id)
     outcome = requester().handle(detail)
-    logger.info("approval requested", extra=outcome)
+    logger.info("approval requested", extra={"approval": outcome})
     return outcome
 
 
 request_once = Idempotent(
     _request_approval,
-    key_jmespath="detail.action_id",
+    name=SERVICE,
+    key_jmespath='["detail-type", detail.action_id]',
     table_name=lambda: runtime().settings.table_name,
 )
 

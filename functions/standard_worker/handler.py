@@ -46,12 +46,15 @@ def _perform(event: dict[str, Any]) -> dict[str, Any]:
     tracer.put_annotation("action_type", detail.DETAIL_TYPE)
     tracer.put_annotation("action_id", str(event.get("detail", {}).get("action_id")))
     outcome = worker().handle(detail)
-    logger.info("action handled", extra={"detail_type": detail.DETAIL_TYPE, **outcome})
+    logger.info("action handled", extra={"detail_type": detail.DETAIL_TYPE, "outcome": outcome})
     return outcome
 
 
 perform_once = Idempotent(
-    _perform, key_jmespath="detail.action_id", table_name=lambda: runtime().settings.table_name
+    _perform,
+    name=SERVICE,
+    key_jmespath='["detail-type", detail.action_id]',
+    table_name=lambda: runtime().settings.table_name,
 )
 
 

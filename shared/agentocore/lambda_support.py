@@ -18,7 +18,7 @@ METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AgentoCore")
 
 class Idempotent:
     """``fn(data)`` made idempotent with Powertools (DynamoDB persistence in the single table:
-    ``PK = idempotency#<function>``, ``SK`` = hash of the key, expiry in ``ttl``).
+    ``PK = idempotency#<name>``, ``SK`` = hash of the key, expiry in ``ttl``).
 
     The persistence layer (and its client) is built on the first call, not at import.
     """
@@ -27,11 +27,13 @@ class Idempotent:
         self,
         fn: Callable[[dict[str, Any]], dict[str, Any]],
         *,
+        name: str,
         key_jmespath: str,
         table_name: Callable[[], str],
         expires_after_seconds: int = 24 * 3600,
     ) -> None:
         self.fn = fn
+        self.name = name
         self.key_jmespath = key_jmespath
         self.table_name = table_name
         self.expires_after_seconds = expires_after_seconds
@@ -47,7 +49,11 @@ class Idempotent:
         )
 
         layer = DynamoDBPersistenceLayer(
-            table_name=self.table_name(), key_attr="PK", sort_key_attr="SK", expiry_attr="ttl"
+            table_name=self.table_name(),
+            key_attr="PK",
+            sort_key_attr="SK",
+            static_pk_value=f"idempotency#{self.name}",
+            expiry_attr="ttl",
         )
         self._config = IdempotencyConfig(
             event_key_jmespath=self.key_jmespath,

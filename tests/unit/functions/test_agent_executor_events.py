@@ -1,0 +1,169 @@
+"""agent_executor's other triggers: EventBridge invocations, S3, SNS, schedules."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agentocore.events import EventContractError
+from agentocore.models.scripted import text_response
+from agentocore.triggers import TriggerError
+
+from .conftest import LambdaContext, eventbridge_event, install_runtime, load_function
+
+fn = load_function("agent_executor")
+
+
+def invocation(**detail):
+    base = {
+        "invocation_id": "inv-1",
+        "agent_id": "default",
+        "conversation_id": "c7",
+        "user_message": "Summarize my open orders",
+        "user_id": "user-a",
+        "priority": "normal",
+        "metadata": {},
+    }
+    return eventbridge_event("AgentInvocationRequested", {**base, **detail}, "agentocore.agent")
+
+
+def test_invocation_runs_saves_and_publishes_completion(stack):
+    model = install_runtime(fn, [text_response("You have no open orders.")])
+    out = fn.handler(invocation(), LambdaContext())
+    assert out["status"] == "completed" and out["reply"] == "You have no open orders."
+    [event] = stack.bus_events("AgentExecutionCompleted")
+    detail = event["detail"]
+    assert detail["invocation_id"] == "inv-1" and detail["conversation_id"] == "c7"
+    assert detail["turn"] == 1 and detail["iterations"] == 1
+    assert 0 < detail["elapsed_ms"] < 60_000  # measured, not Lambda's remaining time
+    assert detail["usage"]["input_tokens"] == 10
+    assert len(model.requests) == 1
+    assert len(stack.items("CONV#c7")) == 3  # META + 2 turns
+
+
+def test_duplicate_invocation_delivery_runs_once(stack):
+    model = install_runtime(fn, [text_response("once"), text_response("twice")])
+    event = invocation(invocation_id="inv-dup")
+    first = fn.handler(event, LambdaContext())
+    again = fn.handler(event, LambdaContext())
+    assert first == again
+    assert len(model.requests) == 1
+    assert len([i for i in stack.items("CONV#c7") if i["SK"]["S"].startswith("TURN#")]) == 2
+    assert len(stack.bus_events("AgentExecutionCompleted")) == 1
+
+
+def test_unknown_version_and_invalid_detail_raise_for_the_dlq_path(stack):
+    model = install_runtime(fn, [text_response("never")])
+    with pytest.raises(EventContractError, match="version 2 is not supported"):
+        fn.handler(invocation(version=2, invocation_id="v2"), LambdaContext())
+    with pytest.raises(EventContractError, match="conversation_id"):
+        fn.handler(invocation(conversation_id="bad id!", invocation_id="bad"), LambdaContext())
+    assert model.requests == []
+    assert stack.items("CONV#") == []
+
+
+def test_s3_text_object_starts_a_run(stack):
+    model = install_runtime(fn, [text_response("Read your note.")])
+    stack.s3.put_object(
+        Bucket="agentocore-inbox",
+        Key="conversations/inbox-1/note.txt",
+        Body=b"Please check order A-1001",
+        Metadata={"user-id": "user-a"},
+    )
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": "agentocore-inbox"},
+                    "object": {"key": "conversations/inbox-1/note.txt", "size": 25},
+                },
+            }
+        ]
+    }
+    out = fn.handler(event, LambdaContext())
+    assert [r["conversation_id"] for r in out["runs"]] == ["inbox-1"]
+    assert model.requests[0]["messages"][0]["content"] == [{"text": "Please check order A-1001"}]
+    meta = fn.runtime().memory.get_meta("inbox-1")
+    assert meta.user_id == "user-a"
+
+
+def test_s3_json_object_and_oversized_object(stack):
+    install_runtime(fn, [text_response("ok")])
+    stack.s3.put_object(
+        Bucket="agentocore-inbox",
+        Key="uploads/req.json",
+        Body=json.dumps({"message": "hello from json", "conversation_id": "json-conv"}).encode(),
+    )
+
+    def record(key, size):
+        return {
+            "Records": [
+                {
+                    "eventSource": "aws:s3",
+                    "s3": {
+                        "bucket": {"name": "agentocore-inbox"},
+                        "object": {"key": key, "size": size},
+                    },
+                }
+            ]
+        }
+
+    out = fn.handler(record("uploads/req.json", 60), LambdaContext())
+    assert out["runs"][0]["conversation_id"] == "json-conv"
+    with pytest.raises(TriggerError, match="limit"):
+        fn.handler(record("uploads/huge.txt", 10_000_000), LambdaContext())
+
+
+def test_sns_message_starts_a_run(stack):
+    model = install_runtime(fn, [text_response("Got the alert.")])
+    event = {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "Sns": {
+                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:ops-alerts",
+                    "MessageId": "m-1",
+                    "Message": json.dumps(
+                        {"message": "Disk almost full", "conversation_id": "ops"}
+                    ),
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }
+    out = fn.handler(event, LambdaContext())
+    assert out["runs"][0]["conversation_id"] == "ops"
+    assert model.requests[0]["messages"][0]["content"] == [{"text": "Disk almost full"}]
+    assert fn.runtime().memory.get_meta("ops").user_id == "sns:ops-alerts"
+
+
+def test_scheduled_rule_and_scheduler_input_start_runs(stack):
+    model = install_runtime(fn, [text_response("daily report"), text_response("custom")])
+    scheduled = {
+        "version": "0",
+        "id": "sched-1",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "time": "2026-11-25T09:00:00Z",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/agentocore-daily"],
+        "detail": {},
+    }
+    out = fn.handler(scheduled, LambdaContext())
+    assert out["conversation_id"] == "schedule-agentocore-daily"
+    out = fn.handler(
+        {"schedule": {"name": "weekly", "message": "Weekly digest please"}}, LambdaContext()
+    )
+    assert out["conversation_id"] == "schedule-weekly"
+    assert model.requests[1]["messages"][0]["content"] == [{"text": "Weekly digest please"}]
+    assert len(stack.bus_events("AgentExecutionCompleted")) == 2
+
+
+def test_unsupported_events_raise(stack):
+    install_runtime(fn, [])
+    with pytest.raises(TriggerError):
+        fn.handler({"hello": "world"}, LambdaContext())
+    with pytest.raises(TriggerError):
+        fn.handler(eventbridge_event("SomethingElse", {}, "x"), LambdaContext())

@@ -31,12 +31,12 @@ $(STAMP): requirements-dev.txt pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check shared tests benchmarks
-	$(VENV)/bin/ruff format --check shared tests benchmarks
+	$(VENV)/bin/ruff check shared functions tests benchmarks
+	$(VENV)/bin/ruff format --check shared functions tests benchmarks
 
 format: $(STAMP)
-	$(VENV)/bin/ruff check --fix shared tests benchmarks
-	$(VENV)/bin/ruff format shared tests benchmarks
+	$(VENV)/bin/ruff check --fix shared functions tests benchmarks
+	$(VENV)/bin/ruff format shared functions tests benchmarks
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -15,7 +15,6 @@ import boto3
 import pytest
 
 from agentocore import ScriptedModel, Settings
-from agentocore.memory.schema import create_table
 from agentocore.runtime import Runtime
 
 ROOT = Path(__file__).resolve().parents[3]

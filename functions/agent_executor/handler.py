@@ -106,6 +106,7 @@ def decide(approval_id: str) -> Response[str]:
 def run(invocation: Invocation, *, invocation_id: str) -> dict[str, Any]:
     """One agent run for a non-HTTP trigger; publishes AgentExecutionCompleted."""
     rt = runtime()
+    tracer.put_annotation("conversation_id", invocation.conversation_id)
     started = time.perf_counter()
     outcome = rt.runner(invocation.agent_id).send(
         invocation.conversation_id,
@@ -188,7 +189,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return app.resolve(event, context)
     if kind == "invocation":
         logger.set_correlation_id(event.get("detail", {}).get("invocation_id"))
-        tracer.put_annotation("conversation_id", str(event["detail"].get("conversation_id")))
         return invoke_once(event, context)
     if kind == "schedule":
         logger.set_correlation_id(event.get("id"))

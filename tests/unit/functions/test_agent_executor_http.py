@@ -229,3 +229,18 @@ def test_unknown_route_is_a_json_404(stack):
     install_runtime(fn, [])
     status, err = call(http_event("GET", "/nope"))
     assert status == 404 and err["error"]["code"] == "not_found"
+
+
+def test_tool_set_and_prompt_are_configurable_per_agent(stack):
+    agents = {"support": {"tools": ["get_order_status"], "system_prompt": "You are support."}}
+    model = install_runtime(fn, [text_response("hi"), text_response("hello")], agents=agents)
+    assert post("s1", {"message": "hi", "agent_id": "support"})[0] == 200
+    support_request = model.requests[0]
+    assert [t["toolSpec"]["name"] for t in support_request["toolConfig"]["tools"]] == [
+        "get_order_status"
+    ]
+    assert support_request["system"][0]["text"] == "You are support."
+    assert post("d1", {"message": "hi"})[0] == 200  # the default agent has every tool
+    names = {t["toolSpec"]["name"] for t in model.requests[1]["toolConfig"]["tools"]}
+    assert names == {"get_order_status", "trigger_refund", "get_weather"}
+    assert fn.runtime().memory.get_meta("s1").agent_id == "support"

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from agentocore.agent import AgentResult
 from agentocore.api import AgentApi, ApiError, Identity, tool_call_reports, usage_report
 from agentocore.events import AgentExecutionCompleted, AgentInvocationRequested, parse_event
-from agentocore.lambda_support import Idempotent, record_run
+from agentocore.lambda_support import Idempotent, Singleton, record_run
 from agentocore.runtime import Runtime
 from agentocore.triggers import (
     Invocation,
@@ -34,15 +34,8 @@ logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 app = APIGatewayHttpResolver()
 
-_runtime: Runtime | None = None
-
-
-def runtime() -> Runtime:
-    """Built on the first invocation (settings from the environment), then reused."""
-    global _runtime
-    if _runtime is None:
-        _runtime = Runtime(tools=example_tools.registry())
-    return _runtime
+#: Built on the first invocation (settings from the environment), then reused.
+runtime = Singleton(lambda: Runtime(tools=example_tools.registry()))
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[str]:

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from agentocore.events import EventContractError, RefundRequested, parse_event
-from agentocore.lambda_support import Idempotent
+from agentocore.lambda_support import Idempotent, Singleton
 from agentocore.runtime import Runtime
 from agentocore.workers.approval_requests import ApprovalRequester
 from agentocore.workers.notify import SnsNotifier
@@ -18,26 +18,17 @@ SERVICE = "approval_worker"
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 
-_runtime: Runtime | None = None
-_requester: ApprovalRequester | None = None
+runtime = Singleton(Runtime)
 
 
-def runtime() -> Runtime:
-    global _runtime
-    if _runtime is None:
-        _runtime = Runtime()
-    return _runtime
+def _build_requester() -> ApprovalRequester:
+    rt = runtime()
+    if not rt.settings.approvals_topic_arn:
+        raise RuntimeError("AGENTOCORE_APPROVALS_TOPIC_ARN is not set")
+    return ApprovalRequester(rt.approvals, SnsNotifier(rt.settings.approvals_topic_arn), rt.policy)
 
 
-def requester() -> ApprovalRequester:
-    global _requester
-    if _requester is None:
-        rt = runtime()
-        if not rt.settings.approvals_topic_arn:
-            raise RuntimeError("AGENTOCORE_APPROVALS_TOPIC_ARN is not set")
-        notifier = SnsNotifier(rt.settings.approvals_topic_arn)
-        _requester = ApprovalRequester(rt.approvals, notifier, rt.policy)
-    return _requester
+requester = Singleton(_build_requester)
 
 
 def _request_approval(event: dict[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from agentocore.config import Settings
+from agentocore.lambda_support import Singleton
 from agentocore.workers.failures import FailureRecorder
 from agentocore.workers.notify import SnsNotifier
 
@@ -26,17 +27,14 @@ logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 processor = BatchProcessor(event_type=EventType.SQS)
 
-_recorder: FailureRecorder | None = None
+def _build_recorder() -> FailureRecorder:
+    settings = Settings.from_env()
+    if not settings.alerts_topic_arn:
+        raise RuntimeError("AGENTOCORE_ALERTS_TOPIC_ARN is not set")
+    return FailureRecorder(settings.table_name, SnsNotifier(settings.alerts_topic_arn))
 
 
-def recorder() -> FailureRecorder:
-    global _recorder
-    if _recorder is None:
-        settings = Settings.from_env()
-        if not settings.alerts_topic_arn:
-            raise RuntimeError("AGENTOCORE_ALERTS_TOPIC_ARN is not set")
-        _recorder = FailureRecorder(settings.table_name, SnsNotifier(settings.alerts_topic_arn))
-    return _recorder
+recorder = Singleton(_build_recorder)
 
 
 @tracer.capture_method

@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from agentocore.events import parse_event
-from agentocore.lambda_support import Idempotent
+from agentocore.lambda_support import Idempotent, Singleton
 from agentocore.runtime import Runtime
 from agentocore.workers.refunds import ActionWorker, RefundLedger
 
@@ -20,25 +20,17 @@ SERVICE = "standard_worker"
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 
-_worker: ActionWorker | None = None
-_runtime: Runtime | None = None
+runtime = Singleton(Runtime)
 
 
-def runtime() -> Runtime:
-    global _runtime
-    if _runtime is None:
-        _runtime = Runtime()
-    return _runtime
+def _build_worker() -> ActionWorker:
+    rt = runtime()
+    s = rt.settings
+    ledger = RefundLedger(s.table_name, fail_order_ids=s.payments_fail_order_ids)
+    return ActionWorker(ledger, rt.approvals, rt.publisher, rt.policy)
 
 
-def worker() -> ActionWorker:
-    global _worker
-    if _worker is None:
-        rt = runtime()
-        s = rt.settings
-        ledger = RefundLedger(s.table_name, fail_order_ids=s.payments_fail_order_ids)
-        _worker = ActionWorker(ledger, rt.approvals, rt.publisher, rt.policy)
-    return _worker
+worker = Singleton(_build_worker)
 
 
 def _perform(event: dict[str, Any]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from agentocore.events.publisher import PublishError
 from agentocore.memory.store import ConversationNotFound, TurnConflict
 from agentocore.runtime import Runtime, UnknownAgent
 from agentocore.session import TurnOutcome
+from agentocore.validation import summary
 from agentocore.workers.decisions import ApprovalDecisions
 
 log = logging.getLogger(__name__)
@@ -92,11 +93,7 @@ def _parse(model: type[BaseModel], body: str | None) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        )
-        raise ApiError(400, "invalid_request", problems) from exc
+        raise ApiError(400, "invalid_request", summary(exc)) from exc
 
 
 def _check_conversation_id(conversation_id: str) -> None:

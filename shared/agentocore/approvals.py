@@ -9,13 +9,10 @@ through the table's one GSI by overloading its keys (``user_id = "APPROVALS#<sta
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from agentocore import ddb
-from agentocore.aws import LazyClient
 from agentocore.memory.store import USER_INDEX
 
 Status = Literal["pending", "approved", "rejected"]
@@ -106,25 +103,8 @@ def _from_item(item: dict[str, Any]) -> Approval:
     )
 
 
-class ApprovalStore:
+class ApprovalStore(ddb.TableStore):
     """Approval records in the single table (client built lazily)."""
-
-    def __init__(
-        self,
-        table_name: str,
-        *,
-        client: Any | None = None,
-        ttl_days: int = 30,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.table_name = table_name
-        self.ttl_days = ttl_days
-        self._client = LazyClient("dynamodb", client)
-        self._clock = clock
-
-    @property
-    def client(self) -> Any:
-        return self._client.get()
 
     def _key(self, approval_id: str) -> dict[str, Any]:
         return {"PK": ddb.s(approval_pk(approval_id)), "SK": ddb.s("META")}
@@ -152,7 +132,7 @@ class ApprovalStore:
             "user_id": ddb.s(status_key("pending")),
             "updated_at": ddb.s(ddb.iso(now)),
             "event_published": {"BOOL": False},
-            "ttl": ddb.n(int(now) + self.ttl_days * 86400),
+            "ttl": self.expires(now),
         }
         if requested_by:
             item["requested_by"] = ddb.s(requested_by)

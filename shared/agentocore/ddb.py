@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+
+from agentocore.aws import LazyClient
 
 
 def s(value: str) -> dict[str, str]:
@@ -46,3 +50,31 @@ def is_condition_failure(exc: BaseException) -> bool:
         reasons = response.get("CancellationReasons", [])
         return any(r.get("Code") == "ConditionalCheckFailed" for r in reasons)
     return False
+
+
+class TableStore:
+    """Base of the classes keeping items in the single table: the table name, a lazily built
+    client (or an injected one), a clock and the items' time to live."""
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        client: Any | None = None,
+        ttl_days: int = 30,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.table_name = table_name
+        self.ttl_days = ttl_days
+        self._client = LazyClient(
+            "dynamodb", client, retries={"mode": "standard", "max_attempts": 5}
+        )
+        self._clock = clock
+
+    @property
+    def client(self) -> Any:
+        return self._client.get()
+
+    def expires(self, now: float) -> dict[str, str]:
+        """The ``ttl`` attribute for an item written at ``now``."""
+        return n(int(now) + self.ttl_days * 86400)

@@ -9,11 +9,32 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from agentocore.agent.result import AgentResult
 
 METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AgentoCore")
+T = TypeVar("T")
+
+
+class Singleton(Generic[T]):
+    """A per-container object built on the first invocation (not at import), then reused.
+    ``set`` replaces it (tests) or, with None, makes the next call build it again."""
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self.factory = factory
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> T:
+        if self._value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self.factory()
+        return self._value
+
+    def set(self, value: T | None) -> None:
+        self._value = value
 
 
 class Idempotent:

@@ -14,6 +14,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agentocore.validation import summary
+
 CONVERSATION_ID = r"^[A-Za-z0-9_-]{1,64}$"
 SUPPORTED_VERSION = 1
 
@@ -130,27 +132,27 @@ class ActionRejected(_Decision):
     DETAIL_TYPE = "ActionRejected"
 
 
-class ActionCompleted(EventDetail):
-    """A worker performed an action."""
-
+class _WorkerOutcome(EventDetail):
     SOURCE = "agentocore.workers"
-    DETAIL_TYPE = "ActionCompleted"
 
     action_id: str
     action_type: str
     conversation_id: str | None = None
+
+
+class ActionCompleted(_WorkerOutcome):
+    """A worker performed an action."""
+
+    DETAIL_TYPE = "ActionCompleted"
+
     result: dict[str, Any] = Field(default_factory=dict)
 
 
-class ActionFailed(EventDetail):
+class ActionFailed(_WorkerOutcome):
     """A worker could not perform an action and will not retry it."""
 
-    SOURCE = "agentocore.workers"
     DETAIL_TYPE = "ActionFailed"
 
-    action_id: str
-    action_type: str
-    conversation_id: str | None = None
     error: str
 
 
@@ -191,10 +193,7 @@ def parse_detail(detail_type: str, detail: Mapping[str, Any] | str) -> EventDeta
     try:
         return model.model_validate(detail)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '(detail)'}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        )
+        problems = summary(exc, root="(detail)")
         raise EventContractError(f"invalid {detail_type} detail: {problems}") from exc
 
 

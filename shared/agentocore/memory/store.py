@@ -7,13 +7,11 @@ META update guarded by ``turn_count = :expected`` with atomic ``ADD`` of usage a
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from agentocore import ddb
-from agentocore.aws import LazyClient
 from agentocore.budget import tokens
 from agentocore.budget.guard import Spent
 from agentocore.budget.usage import Usage
@@ -144,29 +142,12 @@ def _usage_values(usage: Usage | None, cost_usd: float) -> dict[str, Any]:
     }
 
 
-class ConversationMemory:
+class ConversationMemory(ddb.TableStore):
     """Conversation storage in the single table (low-level client, built on first use)."""
 
-    def __init__(
-        self,
-        table_name: str,
-        *,
-        client: Any | None = None,
-        ttl_days: int = 30,
-        window_messages: int = 60,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.table_name = table_name
-        self.ttl_days = ttl_days
+    def __init__(self, table_name: str, *, window_messages: int = 60, **kwargs: Any) -> None:
+        super().__init__(table_name, **kwargs)
         self.window_messages = window_messages
-        self._client = LazyClient(
-            "dynamodb", client, retries={"mode": "standard", "max_attempts": 5}
-        )
-        self._clock = clock
-
-    @property
-    def client(self) -> Any:
-        return self._client.get()
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -300,7 +281,7 @@ class ConversationMemory:
             raise ValueError(f"can append 1..{MAX_TRANSACTION_ITEMS - 1} messages, got {count}")
         now = self._clock()
         now_iso = _now_iso(now)
-        ttl = _n(int(now) + self.ttl_days * 86400)
+        ttl = self.expires(now)
         per_item = min(codec.MAX_ITEM_CONTENT_BYTES, codec.MAX_TRANSACTION_BYTES // (count + 1))
         pk = _s(conv_pk(conversation_id))
         actions: list[dict[str, Any]] = []
@@ -396,7 +377,7 @@ class ConversationMemory:
                         "summary": _s(summary),
                         "upto": _n(upto),
                         "created_at": _s(_now_iso(now)),
-                        "ttl": _n(int(now) + self.ttl_days * 86400),
+                        "ttl": self.expires(now),
                     },
                     "ConditionExpression": "attribute_not_exists(PK)",
                 }

@@ -10,13 +10,11 @@ else, including a body that is not JSON, is recorded as it came: never dropped.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from agentocore import ddb
-from agentocore.aws import LazyClient
 from agentocore.memory import codec
 from agentocore.workers.notify import SnsNotifier
 
@@ -104,27 +102,13 @@ def describe(record: Mapping[str, Any]) -> Failure:
     )
 
 
-class FailureRecorder:
+class FailureRecorder(ddb.TableStore):
     """Writes ``FAILURE#<date>`` / ``<event id>`` items and alerts once per failure."""
 
-    def __init__(
-        self,
-        table_name: str,
-        notifier: SnsNotifier,
-        *,
-        client: Any | None = None,
-        ttl_days: int = 90,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.table_name = table_name
+    def __init__(self, table_name: str, notifier: SnsNotifier, **kwargs: Any) -> None:
+        kwargs.setdefault("ttl_days", 90)
+        super().__init__(table_name, **kwargs)
         self.notifier = notifier
-        self.ttl_days = ttl_days
-        self._client = LazyClient("dynamodb", client)
-        self._clock = clock
-
-    @property
-    def client(self) -> Any:
-        return self._client.get()
 
     def record(self, record: Mapping[str, Any]) -> Failure:
         """Record and alert; raises if either fails (the message then stays in the DLQ)."""
@@ -144,7 +128,7 @@ class FailureRecorder:
             "malformed": {"BOOL": failure.malformed},
             "recorded_at": ddb.s(ddb.iso(now)),
             "alerted": {"BOOL": False},
-            "ttl": ddb.n(int(now) + self.ttl_days * 86400),
+            "ttl": self.expires(now),
         }
         for name in ("detail_type", "source", "queue", "origin"):
             value = getattr(failure, name)

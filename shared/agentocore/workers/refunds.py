@@ -7,13 +7,11 @@ written with ``attribute_not_exists``: whatever the delivery count, one refund p
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from agentocore import ddb
 from agentocore.approvals import ApprovalStore
-from agentocore.aws import LazyClient
 from agentocore.events.contracts import (
     ActionApproved,
     ActionCompleted,
@@ -38,25 +36,12 @@ class PaymentSystemUnavailable(RuntimeError):
     """A transient failure: raised so the event is retried and, in the end, dead-lettered."""
 
 
-class RefundLedger:
+class RefundLedger(ddb.TableStore):
     """The demo payment system."""
 
-    def __init__(
-        self,
-        table_name: str,
-        *,
-        client: Any | None = None,
-        fail_order_ids: Iterable[str] = (),
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.table_name = table_name
+    def __init__(self, table_name: str, *, fail_order_ids: Iterable[str] = (), **kwargs: Any):
+        super().__init__(table_name, **kwargs)
         self.fail_order_ids = frozenset(fail_order_ids)
-        self._client = LazyClient("dynamodb", client)
-        self._clock = clock
-
-    @property
-    def client(self) -> Any:
-        return self._client.get()
 
     def refund(self, refund: RefundRequested, *, approved_by: str | None = None) -> dict[str, Any]:
         """Record the refund once; a repeat returns the first record with ``duplicate=True``."""

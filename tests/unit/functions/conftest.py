@@ -226,13 +226,14 @@ def install_runtime(module: Any, steps: list[Any], **settings: Any) -> ScriptedM
     """Give a handler module a runtime whose model plays ``steps``."""
     model = ScriptedModel(steps, model_id="us.anthropic.claude-sonnet-4-5-20250929-v1:0")
     tools = module.example_tools.registry() if hasattr(module, "example_tools") else None
-    module._runtime = Runtime(Settings.from_env(**settings), tools, model=model)
+    if hasattr(module, "runtime"):
+        module.runtime.set(Runtime(Settings.from_env(**settings), tools, model=model))
     for name in ("invoke_once", "perform_once", "request_once"):
         if hasattr(module, name):
             getattr(module, name).reset()
-    for name in ("_worker", "_requester", "_recorder"):
+    for name in ("worker", "requester", "recorder"):
         if hasattr(module, name):
-            setattr(module, name, None)
+            getattr(module, name).set(None)
     return model
 
 

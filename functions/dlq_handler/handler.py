@@ -27,6 +27,7 @@ logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 processor = BatchProcessor(event_type=EventType.SQS)
 
+
 def _build_recorder() -> FailureRecorder:
     settings = Settings.from_env()
     if not settings.alerts_topic_arn:

@@ -1,0 +1,338 @@
+# AgentoCore: one isolated deployment per Terraform workspace.
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  prefix    = "agentocore-${terraform.workspace}"
+  account   = data.aws_caller_identity.current.account_id
+  region    = data.aws_region.current.name
+  partition = data.aws_partition.current.partition
+  tags = {
+    project   = "agentocore"
+    workspace = terraform.workspace
+  }
+
+  bucket_name   = "${local.prefix}-inbox-${local.account}"
+  bucket_arn    = "arn:${local.partition}:s3:::${local.bucket_name}"
+  table_arn     = module.memory_table.arn
+  table_index   = "${module.memory_table.arn}/index/UserIdIndex"
+  bedrock_model = startswith(var.model, "bedrock:") ? trimprefix(var.model, "bedrock:") : ""
+  bedrock_base  = replace(local.bedrock_model, "/^(us|eu|apac|jp|au|ca|global)\\./", "")
+  bedrock_arns = local.bedrock_model == "" ? [] : distinct([
+    "arn:${local.partition}:bedrock:${local.region}:${local.account}:inference-profile/${local.bedrock_model}",
+    "arn:${local.partition}:bedrock:*::foundation-model/${local.bedrock_base}",
+  ])
+
+  # Dead-letter queues: one per EventBridge target, one per asynchronously invoked function.
+  target_dlqs   = ["invocation", "invocation_priority", "small_refunds", "large_refunds", "risky_refunds", "approved", "schedule"]
+  function_dlqs = ["fn_agent_executor", "fn_agent_executor_priority", "fn_standard_worker", "fn_approval_worker", "fn_dlq_handler"]
+
+  environment = merge({
+    AGENTOCORE_TABLE_NAME          = module.memory_table.name
+    AGENTOCORE_EVENT_BUS_NAME      = "${local.prefix}-bus"
+    AGENTOCORE_MODEL               = var.model
+    AGENTOCORE_APPROVAL_THRESHOLD  = tostring(var.approval_threshold)
+    AGENTOCORE_APPROVER_GROUP      = var.approver_group
+    AGENTOCORE_APPROVALS_TOPIC_ARN = module.alerts.approvals_topic_arn
+    AGENTOCORE_ALERTS_TOPIC_ARN    = module.alerts.alerts_topic_arn
+    POWERTOOLS_METRICS_NAMESPACE   = "AgentoCore"
+    TIKTOKEN_CACHE_DIR             = "/tmp/tiktoken"
+  }, var.extra_environment)
+
+  bus_arn = "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/${local.prefix}-bus"
+
+  agent_statements = concat(
+    [
+      {
+        sid       = "Memory"
+        actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:TransactWriteItems"]
+        resources = [local.table_arn, local.table_index]
+      },
+      {
+        sid       = "PublishEvents"
+        actions   = ["events:PutEvents"]
+        resources = [local.bus_arn]
+      },
+      {
+        sid       = "ReadInbox"
+        actions   = ["s3:GetObject"]
+        resources = ["${local.bucket_arn}/conversations/*"]
+      },
+    ],
+    length(local.bedrock_arns) == 0 ? [] : [{
+      sid       = "InvokeModel"
+      actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+      resources = local.bedrock_arns
+    }],
+  )
+
+  functions = {
+    agent_executor = {
+      source      = "agent_executor"
+      description = "Runs the agent for every trigger (HTTP API, events, S3, SNS, schedules)"
+      memory_mb   = 1024
+      timeout_s   = 120
+      statements  = local.agent_statements
+    }
+    agent_executor_priority = {
+      source      = "agent_executor"
+      description = "agent_executor for priority=high invocations (own reserved concurrency)"
+      memory_mb   = 1024
+      timeout_s   = 120
+      statements  = local.agent_statements
+    }
+    standard_worker = {
+      source      = "standard_worker"
+      description = "Performs actions: small refunds and approved ones"
+      memory_mb   = 512
+      timeout_s   = 30
+      statements = [
+        {
+          sid       = "Memory"
+          actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+          resources = [local.table_arn]
+        },
+        {
+          sid       = "PublishEvents"
+          actions   = ["events:PutEvents"]
+          resources = [local.bus_arn]
+        },
+      ]
+    }
+    approval_worker = {
+      source      = "approval_worker"
+      description = "High-value actions become pending approvals + SNS notices"
+      memory_mb   = 512
+      timeout_s   = 30
+      statements = [
+        {
+          sid       = "Memory"
+          actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+          resources = [local.table_arn]
+        },
+        {
+          sid       = "NotifyApprovers"
+          actions   = ["sns:Publish"]
+          resources = [module.alerts.approvals_topic_arn]
+        },
+      ]
+    }
+    dlq_handler = {
+      source      = "dlq_handler"
+      description = "Dead letters become failure records + SNS alerts"
+      memory_mb   = 256
+      timeout_s   = 60
+      statements = [
+        {
+          sid       = "Memory"
+          actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+          resources = [local.table_arn]
+        },
+        {
+          sid       = "Alert"
+          actions   = ["sns:Publish"]
+          resources = [module.alerts.alerts_topic_arn]
+        },
+        {
+          sid       = "ConsumeDeadLetters"
+          actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+          resources = [for k in concat(local.target_dlqs, slice(local.function_dlqs, 0, 4)) : module.queues.arns[k]]
+        },
+      ]
+    }
+  }
+
+  api_routes = [
+    "POST /conversations/{conversation_id}/messages",
+    "GET /conversations/{conversation_id}",
+    "GET /users/me/conversations",
+    "GET /approvals",
+    "POST /approvals/{approval_id}",
+  ]
+
+  refund_source = jsonencode(["agentocore.actions"])
+  rules = {
+    invocation = {
+      description   = "AgentInvocationRequested (normal and low priority) -> agent_executor"
+      function_name = module.functions["agent_executor"].name
+      function_arn  = module.functions["agent_executor"].arn
+      dlq_arn       = module.queues.arns["invocation"]
+      pattern = jsonencode({
+        source        = ["agentocore.agent"]
+        "detail-type" = ["AgentInvocationRequested"]
+        detail        = { priority = [{ "anything-but" = ["high"] }] }
+      })
+    }
+    invocation_priority = {
+      description   = "AgentInvocationRequested priority=high -> agent_executor_priority"
+      function_name = module.functions["agent_executor_priority"].name
+      function_arn  = module.functions["agent_executor_priority"].arn
+      dlq_arn       = module.queues.arns["invocation_priority"]
+      pattern = jsonencode({
+        source        = ["agentocore.agent"]
+        "detail-type" = ["AgentInvocationRequested"]
+        detail        = { priority = ["high"] }
+      })
+    }
+    small_refunds = {
+      description   = "RefundRequested amount <= threshold (not high risk) -> standard_worker"
+      function_name = module.functions["standard_worker"].name
+      function_arn  = module.functions["standard_worker"].arn
+      dlq_arn       = module.queues.arns["small_refunds"]
+      pattern = jsonencode({
+        source        = ["agentocore.actions"]
+        "detail-type" = ["RefundRequested"]
+        detail = {
+          amount    = [{ numeric = ["<=", var.approval_threshold] }]
+          high_risk = [false]
+        }
+      })
+    }
+    large_refunds = {
+      description   = "RefundRequested amount > threshold -> approval_worker"
+      function_name = module.functions["approval_worker"].name
+      function_arn  = module.functions["approval_worker"].arn
+      dlq_arn       = module.queues.arns["large_refunds"]
+      pattern = jsonencode({
+        source        = ["agentocore.actions"]
+        "detail-type" = ["RefundRequested"]
+        detail        = { amount = [{ numeric = [">", var.approval_threshold] }] }
+      })
+    }
+    risky_refunds = {
+      description   = "RefundRequested flagged high risk -> approval_worker"
+      function_name = module.functions["approval_worker"].name
+      function_arn  = module.functions["approval_worker"].arn
+      dlq_arn       = module.queues.arns["risky_refunds"]
+      pattern = jsonencode({
+        source        = ["agentocore.actions"]
+        "detail-type" = ["RefundRequested"]
+        detail        = { high_risk = [true] }
+      })
+    }
+    approved = {
+      description   = "ActionApproved -> standard_worker"
+      function_name = module.functions["standard_worker"].name
+      function_arn  = module.functions["standard_worker"].arn
+      dlq_arn       = module.queues.arns["approved"]
+      pattern = jsonencode({
+        source        = ["agentocore.approvals"]
+        "detail-type" = ["ActionApproved"]
+      })
+    }
+  }
+}
+
+module "kms" {
+  source = "./modules/kms"
+  name   = local.prefix
+  tags   = local.tags
+}
+
+module "memory_table" {
+  source              = "./modules/memory_table"
+  name                = "${local.prefix}-memory"
+  kms_key_arn         = module.kms.key_arn
+  deletion_protection = var.production
+  tags                = local.tags
+}
+
+module "queues" {
+  source = "./modules/queues"
+  prefix = local.prefix
+  queues = toset(concat(local.target_dlqs, local.function_dlqs))
+  tags   = local.tags
+}
+
+module "alerts" {
+  source          = "./modules/alerts"
+  prefix          = local.prefix
+  kms_key_arn     = module.kms.key_arn
+  alert_emails    = var.alert_emails
+  approver_emails = var.approver_emails
+  tags            = local.tags
+}
+
+module "layer" {
+  source       = "./modules/layer"
+  name         = "${local.prefix}-core"
+  zip_path     = "${var.dist_dir}/agentocore-layer.zip"
+  architecture = var.architecture
+}
+
+module "functions" {
+  source                = "./modules/function"
+  for_each              = local.functions
+  name                  = "${local.prefix}-${replace(each.key, "_", "-")}"
+  description           = each.value.description
+  runtime               = var.runtime
+  architecture          = var.architecture
+  zip_path              = "${var.dist_dir}/functions/${each.value.source}.zip"
+  layer_arns            = [module.layer.arn]
+  memory_mb             = each.value.memory_mb
+  timeout_s             = each.value.timeout_s
+  reserved_concurrency  = lookup(var.reserved_concurrency, each.key, -1)
+  environment           = local.environment
+  statements            = each.value.statements
+  kms_key_arn           = module.kms.key_arn
+  dead_letter_queue_arn = module.queues.arns["fn_${each.key}"]
+  async                 = each.key != "dlq_handler"
+  log_retention_days    = var.log_retention_days
+  tags                  = local.tags
+}
+
+module "event_bus" {
+  source = "./modules/event_bus"
+  name   = "${local.prefix}-bus"
+  rules  = local.rules
+  tags   = local.tags
+}
+
+# dlq_handler drains every dead-letter queue (partial batch failures reported per message).
+resource "aws_lambda_event_source_mapping" "dead_letters" {
+  for_each                = toset(concat(local.target_dlqs, slice(local.function_dlqs, 0, 4)))
+  event_source_arn        = module.queues.arns[each.key]
+  function_name           = module.functions["dlq_handler"].arn
+  batch_size              = 10
+  function_response_types = ["ReportBatchItemFailures"]
+}
+
+module "http_api" {
+  source              = "./modules/http_api"
+  name                = "${local.prefix}-api"
+  function_name       = module.functions["agent_executor"].name
+  function_invoke_arn = module.functions["agent_executor"].invoke_arn
+  routes              = local.api_routes
+  jwt_issuer          = var.jwt_issuer
+  jwt_audience        = var.jwt_audience
+  throttle_rate       = var.api_throttle_rate
+  throttle_burst      = var.api_throttle_burst
+  log_retention_days  = var.log_retention_days
+  kms_key_arn         = module.kms.key_arn
+  tags                = local.tags
+}
+
+module "triggers" {
+  source              = "./modules/triggers"
+  prefix              = local.prefix
+  bucket_name         = local.bucket_name
+  account_id          = local.account
+  function_name       = module.functions["agent_executor"].name
+  function_arn        = module.functions["agent_executor"].arn
+  kms_key_arn         = module.kms.key_arn
+  schedule_expression = var.schedule_expression
+  schedule_enabled    = var.schedule_enabled
+  schedule_dlq_arn    = module.queues.arns["schedule"]
+  force_destroy       = !var.production
+  tags                = local.tags
+}
+
+module "dashboard" {
+  source           = "./modules/dashboard"
+  name             = local.prefix
+  function_names   = [for f in module.functions : f.name]
+  dlq_names        = [for k in concat(local.target_dlqs, local.function_dlqs) : module.queues.names[k]]
+  alerts_topic_arn = module.alerts.alerts_topic_arn
+  tags             = local.tags
+}

@@ -1,0 +1,39 @@
+variable "name" {
+  description = "Bus name."
+  type        = string
+}
+
+variable "rules" {
+  description = "Rule key -> event pattern (JSON), target function and its dead-letter queue."
+  type = map(object({
+    description   = string
+    pattern       = string
+    function_name = string
+    function_arn  = string
+    dlq_arn       = string
+  }))
+}
+
+variable "max_event_age_s" {
+  description = "Targets: stop retrying events older than this."
+  type        = number
+  default     = 3600
+}
+
+variable "max_retry_attempts" {
+  description = "Targets: delivery retries before the DLQ."
+  type        = number
+  default     = 8
+}
+
+variable "archive_retention_days" {
+  description = "Archive retention (0 = forever)."
+  type        = number
+  default     = 30
+}
+
+variable "tags" {
+  description = "Tags."
+  type        = map(string)
+  default     = {}
+}

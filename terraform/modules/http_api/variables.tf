@@ -1,0 +1,64 @@
+variable "name" {
+  description = "API name."
+  type        = string
+}
+
+variable "function_name" {
+  description = "agent_executor's name."
+  type        = string
+}
+
+variable "function_invoke_arn" {
+  description = "agent_executor's invoke ARN."
+  type        = string
+}
+
+variable "routes" {
+  description = "Route keys served by agent_executor."
+  type        = list(string)
+}
+
+variable "jwt_issuer" {
+  description = "JWT issuer URL (e.g. the Cognito user pool URL)."
+  type        = string
+}
+
+variable "jwt_audience" {
+  description = "Accepted JWT audiences (client ids)."
+  type        = list(string)
+}
+
+variable "throttle_rate" {
+  description = "Steady-state requests per second."
+  type        = number
+  default     = 50
+}
+
+variable "throttle_burst" {
+  description = "Burst requests."
+  type        = number
+  default     = 100
+}
+
+variable "integration_timeout_ms" {
+  description = "Integration timeout (max 30000)."
+  type        = number
+  default     = 30000
+}
+
+variable "log_retention_days" {
+  description = "Access log retention."
+  type        = number
+  default     = 30
+}
+
+variable "kms_key_arn" {
+  description = "Key for the access log group."
+  type        = string
+}
+
+variable "tags" {
+  description = "Tags."
+  type        = map(string)
+  default     = {}
+}

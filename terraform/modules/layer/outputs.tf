@@ -1,0 +1,4 @@
+output "arn" {
+  description = "Layer version ARN."
+  value       = aws_lambda_layer_version.this.arn
+}

@@ -1,0 +1,117 @@
+variable "region" {
+  description = "AWS region."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "architecture" {
+  description = "Lambda architecture (the layer zip must be built for it)."
+  type        = string
+  default     = "arm64"
+}
+
+variable "runtime" {
+  description = "Lambda runtime."
+  type        = string
+  default     = "python3.12"
+}
+
+variable "dist_dir" {
+  description = "Where `make build` put the layer and function zips."
+  type        = string
+  default     = "../dist"
+}
+
+variable "model" {
+  description = "AGENTOCORE_MODEL: '<provider>:<model id>'. For bedrock, the function may invoke exactly this model."
+  type        = string
+  default     = "bedrock:us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+}
+
+variable "approval_threshold" {
+  description = "Refunds above this amount wait for a human (rules and workers use the same number)."
+  type        = number
+  default     = 1000
+}
+
+variable "approver_group" {
+  description = "JWT group allowed to decide approvals."
+  type        = string
+  default     = "approvers"
+}
+
+variable "jwt_issuer" {
+  description = "JWT issuer URL for the HTTP API authorizer."
+  type        = string
+}
+
+variable "jwt_audience" {
+  description = "Accepted JWT audiences."
+  type        = list(string)
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrency per function (-1: unreserved)."
+  type        = map(number)
+  default = {
+    agent_executor          = 20
+    agent_executor_priority = 5
+    standard_worker         = 10
+    approval_worker         = 5
+    dlq_handler             = 2
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of function and access logs."
+  type        = number
+  default     = 30
+}
+
+variable "alert_emails" {
+  description = "Emails subscribed to the alerts topic."
+  type        = list(string)
+  default     = []
+}
+
+variable "approver_emails" {
+  description = "Emails subscribed to the approvals topic."
+  type        = list(string)
+  default     = []
+}
+
+variable "schedule_enabled" {
+  description = "Whether the scheduled agent run is active."
+  type        = bool
+  default     = false
+}
+
+variable "schedule_expression" {
+  description = "Schedule of the scheduled agent run."
+  type        = string
+  default     = "cron(0 8 * * ? *)"
+}
+
+variable "api_throttle_rate" {
+  description = "HTTP API steady-state requests per second."
+  type        = number
+  default     = 50
+}
+
+variable "api_throttle_burst" {
+  description = "HTTP API burst."
+  type        = number
+  default     = 100
+}
+
+variable "production" {
+  description = "Production safeguards: table deletion protection, no force-destroy of the inbox."
+  type        = bool
+  default     = false
+}
+
+variable "extra_environment" {
+  description = "Extra environment for every function (e.g. AWS_ENDPOINT_URL for a local emulator)."
+  type        = map(string)
+  default     = {}
+}

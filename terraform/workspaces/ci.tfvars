@@ -1,0 +1,7 @@
+# Workspace "ci": applied to the local AWS emulator by `make tf-apply-test`.
+region               = "us-east-1"
+architecture         = "x86_64"
+jwt_issuer           = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_ci"
+jwt_audience         = ["agentocore-ci"]
+log_retention_days   = 7
+reserved_concurrency = {}

@@ -1,0 +1,10 @@
+# Workspace "prod".
+region             = "us-east-1"
+architecture       = "arm64"
+jwt_issuer         = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE"
+jwt_audience       = ["agentocore-prod-client"]
+log_retention_days = 365
+production         = true
+schedule_enabled   = true
+alert_emails       = []
+approver_emails    = []

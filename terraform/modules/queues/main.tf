@@ -8,16 +8,9 @@ resource "aws_sqs_queue" "dlq" {
   name                      = "${var.prefix}-${each.key}-dlq"
   message_retention_seconds = var.message_retention_seconds
   sqs_managed_sse_enabled   = true
-  tags                      = var.tags
-}
-
-# These queues only receive dead letters; no source queue may use them as its DLQ.
-resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
-  for_each  = aws_sqs_queue.dlq
-  queue_url = each.value.id
-  redrive_allow_policy = jsonencode({
-    redrivePermission = "denyAll"
-  })
+  # These queues only receive dead letters; no source queue may use them as its DLQ.
+  redrive_allow_policy = jsonencode({ redrivePermission = "denyAll" })
+  tags                 = var.tags
 }
 
 data "aws_iam_policy_document" "dlq" {

@@ -1,0 +1,190 @@
+"""The local AWS emulator on 127.0.0.1:4566: moto's server plus AgentoCore's compatibility hooks.
+
+    python localstack/emulator.py start|stop|status|serve
+
+``start`` runs ``serve`` in the background (PID file and log in ``.localstack/``), waits until
+the endpoint answers, and is idempotent; ``stop`` ends only the process it started. Real
+LocalStack (``localstack/docker-compose.yml``) serves the same endpoint where Docker runs.
+
+The hooks fill gaps of moto's server that the Terraform AWS provider trips over; each is small,
+tested (tests/integration/test_emulator.py) and tied to the pinned moto version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HOST = os.environ.get("AGENTOCORE_EMULATOR_HOST", "127.0.0.1")
+PORT = int(os.environ.get("AGENTOCORE_EMULATOR_PORT", "4566"))
+ROOT = Path(__file__).resolve().parents[1]
+STATE = ROOT / ".localstack"
+PID_FILE = STATE / "emulator.pid"
+LOG_FILE = STATE / "emulator.log"
+MOTO_SERIES = "5.2."  # the hooks below are written against this moto series
+
+
+def endpoint() -> str:
+    return f"http://{HOST}:{PORT}"
+
+
+def patch_sqs() -> None:
+    """GetQueueAttributes reports ``RedriveAllowPolicy`` as AWS does (moto stores it but never
+    returns it, so the provider waits forever for the policy to "propagate")."""
+    from moto.sqs.models import Queue
+
+    if getattr(Queue, "_agentocore_patched", False):
+        return
+    original = Queue.attributes.fget
+    assert original is not None
+    Queue.redrive_allow_policy = None  # type: ignore[attr-defined]
+    Queue.BASE_ATTRIBUTES = [*Queue.BASE_ATTRIBUTES, "RedriveAllowPolicy"]
+
+    def attributes(self: Any) -> dict[str, Any]:
+        result: dict[str, Any] = original(self)
+        policy = result.pop("RedriveAllowPolicy", None)
+        if policy:
+            result["RedriveAllowPolicy"] = policy if isinstance(policy, str) else json.dumps(policy)
+        return result
+
+    Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
+    Queue._agentocore_patched = True  # type: ignore[attr-defined]
+
+
+def patch_lambda_config() -> None:
+    """Functions keep and report ``DeadLetterConfig`` and ``LoggingConfig`` (moto drops both, so
+    every plan after an apply wants to add them again, and async failures had no DLQ)."""
+    from moto.awslambda.models import LambdaFunction
+
+    if getattr(LambdaFunction, "_agentocore_patched", False):
+        return
+    init = LambdaFunction.__init__
+    get_configuration = LambdaFunction.get_configuration
+    update_configuration = LambdaFunction.update_configuration
+    extra_keys = ("DeadLetterConfig", "LoggingConfig")
+
+    def __init__(self: Any, account_id: str, spec: dict[str, Any], *args: Any, **kw: Any) -> None:
+        init(self, account_id, spec, *args, **kw)
+        self.agentocore_config = {k: spec[k] for k in extra_keys if spec.get(k)}
+
+    def configuration(self: Any, *args: Any, **kw: Any) -> dict[str, Any]:
+        config: dict[str, Any] = get_configuration(self, *args, **kw)
+        config.update(getattr(self, "agentocore_config", {}))
+        return config
+
+    def update(self: Any, updates: dict[str, Any]) -> dict[str, Any]:
+        self.agentocore_config.update({k: updates[k] for k in extra_keys if k in updates})
+        return update_configuration(self, updates)  # type: ignore[no-any-return]
+
+    LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
+    LambdaFunction.get_configuration = configuration  # type: ignore[method-assign]
+    LambdaFunction.update_configuration = update  # type: ignore[method-assign]
+    LambdaFunction._agentocore_patched = True  # type: ignore[attr-defined]
+
+
+def apply_hooks() -> None:
+    import moto
+
+    if not moto.__version__.startswith(MOTO_SERIES):
+        raise SystemExit(
+            f"emulator hooks are written for moto {MOTO_SERIES}x, found {moto.__version__}"
+        )
+    patch_sqs()
+    patch_lambda_config()
+
+
+def healthy(timeout: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint()}/moto-api/", timeout=timeout) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def running_pid() -> int | None:
+    try:
+        pid = int(PID_FILE.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def start(wait_s: float = 30.0) -> None:
+    STATE.mkdir(exist_ok=True)
+    pid = running_pid()
+    if pid and healthy():
+        print(f"emulator already running (pid {pid}) at {endpoint()}")
+        return
+    if healthy():
+        raise SystemExit(f"something else answers on {endpoint()}; not starting a second one")
+    log = LOG_FILE.open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), "serve"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=ROOT,
+    )
+    PID_FILE.write_text(str(proc.pid))
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"emulator exited with {proc.returncode}; see {LOG_FILE}")
+        if healthy():
+            print(f"emulator running (pid {proc.pid}) at {endpoint()}; log {LOG_FILE}")
+            return
+        time.sleep(0.2)
+    stop()
+    raise SystemExit(f"emulator did not answer within {wait_s:.0f}s; see {LOG_FILE}")
+
+
+def stop() -> None:
+    pid = running_pid()
+    if pid is None:
+        print("emulator not running")
+        PID_FILE.unlink(missing_ok=True)
+        return
+    os.killpg(pid, signal.SIGTERM)
+    for _ in range(50):
+        if running_pid() is None:
+            break
+        time.sleep(0.1)
+    else:
+        os.killpg(pid, signal.SIGKILL)
+    PID_FILE.unlink(missing_ok=True)
+    print(f"emulator stopped (pid {pid})")
+
+
+def serve() -> None:
+    apply_hooks()
+    from moto.server import main as moto_main
+
+    moto_main(["-H", HOST, "-p", str(PORT)])
+
+
+def main() -> None:
+    command = sys.argv[1] if len(sys.argv) > 1 else "status"
+    if command == "start":
+        start()
+    elif command == "stop":
+        stop()
+    elif command == "serve":
+        serve()
+    elif command == "status":
+        pid = running_pid()
+        state = f"running (pid {pid})" if pid else "not running"
+        print(f"emulator {state}; healthy={healthy()}")
+    else:
+        raise SystemExit("usage: emulator.py start|stop|status|serve")
+
+
+if __name__ == "__main__":
+    main()

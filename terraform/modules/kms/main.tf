@@ -9,6 +9,9 @@ locals {
 }
 
 data "aws_iam_policy_document" "key" {
+  # checkov:skip=CKV_AWS_109:A key policy must let the account administer its own key (AWS default key policy).
+  # checkov:skip=CKV_AWS_111:Same: the account-root statement is the default key policy; IAM policies then scope use.
+  # checkov:skip=CKV_AWS_356:In a key policy "*" as resource means this key only.
   statement {
     sid       = "AccountAdministration"
     actions   = ["kms:*"]

@@ -1,0 +1,52 @@
+"""Integration tests run against a deployed workspace on the emulator endpoint.
+
+``localstack/terraform_apply_test.py`` deploys, sets ``AGENTOCORE_TF_OUTPUTS`` /
+``AGENTOCORE_TF_STATE`` and runs this folder; without them there is nothing to test against.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+
+
+def _load(name: str) -> Any:
+    path = os.environ.get(name)
+    if not path:
+        pytest.skip(f"{name} is not set: run `make tf-apply-test` (deploys, then runs these tests)")
+    return json.loads(Path(path).read_text())
+
+
+@pytest.fixture(scope="session")
+def outputs() -> dict[str, Any]:
+    return {k: v["value"] for k, v in _load("AGENTOCORE_TF_OUTPUTS").items()}
+
+
+@pytest.fixture(scope="session")
+def resources() -> list[dict[str, Any]]:
+    """Every resource in the Terraform state (all modules), fully resolved."""
+    state = _load("AGENTOCORE_TF_STATE")
+
+    def walk(module: dict[str, Any]) -> list[dict[str, Any]]:
+        found = [r for r in module.get("resources", []) if r["mode"] == "managed"]
+        for child in module.get("child_modules", []):
+            found += walk(child)
+        return found
+
+    return walk(state["values"]["root_module"])
+
+
+@pytest.fixture(scope="session")
+def aws() -> Any:
+    def client(service: str) -> Any:
+        assert ENDPOINT.startswith("http://127.0.0.1"), "tests only talk to the local emulator"
+        return boto3.client(service, endpoint_url=ENDPOINT, region_name="us-east-1")
+
+    return client

@@ -1,0 +1,165 @@
+"""The deployed wiring, read from `terraform show -json` of the applied state."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTION_FOLDERS = sorted(
+    p.name for p in (ROOT / "functions").iterdir() if (p / "handler.py").exists()
+)
+
+# rule key -> function role it must target
+EXPECTED_ROUTES = {
+    "invocation": "agent_executor",
+    "invocation_priority": "agent_executor_priority",
+    "small_refunds": "standard_worker",
+    "large_refunds": "approval_worker",
+    "risky_refunds": "approval_worker",
+    "approved": "standard_worker",
+}
+
+
+def by_type(resources, kind):
+    return [r for r in resources if r["type"] == kind]
+
+
+def function_role(address: str) -> str:
+    return re.search(r'module\.functions\["([a-z_]+)"\]', address).group(1)
+
+
+def test_every_function_folder_has_a_function(resources, outputs):
+    functions = by_type(resources, "aws_lambda_function")
+    deployed_code = {Path(f["values"]["filename"]).stem for f in functions}
+    assert deployed_code == set(FUNCTION_FOLDERS)
+    assert set(outputs["function_names"]) == {*FUNCTION_FOLDERS, "agent_executor_priority"}
+    for f in functions:
+        v = f["values"]
+        assert v["tracing_config"][0]["mode"] == "Active"
+        assert v["layers"] and v["handler"] == "handler.handler"
+        assert v["dead_letter_config"][0]["target_arn"]
+
+
+def test_each_rule_targets_the_right_function_with_retries_and_a_dlq(resources, outputs):
+    rules = {r["values"]["name"]: r for r in by_type(resources, "aws_cloudwatch_event_rule")}
+    targets = [
+        t for t in by_type(resources, "aws_cloudwatch_event_target") if "event_bus" in t["address"]
+    ]
+    assert len(targets) == len(EXPECTED_ROUTES)
+    bus = outputs["event_bus_name"]
+    for target in targets:
+        key = re.search(r'this\["([a-z_]+)"\]', target["address"]).group(1)
+        v = target["values"]
+        expected = outputs["function_names"][EXPECTED_ROUTES[key]]
+        assert v["arn"].endswith(f":function:{expected}"), key
+        assert rules[v["rule"]]["values"]["event_bus_name"] == bus
+        assert v["dead_letter_config"][0]["arn"].endswith(f"{key}-dlq")
+        assert v["retry_policy"][0]["maximum_retry_attempts"] > 0
+    schedule = next(
+        t for t in by_type(resources, "aws_cloudwatch_event_target") if "triggers" in t["address"]
+    )
+    assert schedule["values"]["dead_letter_config"][0]["arn"].endswith("schedule-dlq")
+
+
+def test_routing_patterns_split_on_the_approval_threshold(resources):
+    patterns = {
+        re.search(r'this\["([a-z_]+)"\]', r["address"]).group(1): json.loads(
+            r["values"]["event_pattern"]
+        )
+        for r in by_type(resources, "aws_cloudwatch_event_rule")
+        if "event_bus" in r["address"]
+    }
+    assert patterns["small_refunds"]["detail"]["amount"] == [{"numeric": ["<=", 1000]}]
+    assert patterns["large_refunds"]["detail"]["amount"] == [{"numeric": [">", 1000]}]
+    assert patterns["invocation_priority"]["detail"]["priority"] == ["high"]
+
+
+def test_every_dead_letter_queue_is_drained_and_alarmed(resources, outputs):
+    mappings = by_type(resources, "aws_lambda_event_source_mapping")
+    drained = {m["values"]["event_source_arn"].rsplit(":", 1)[-1] for m in mappings}
+    queues = {q["values"]["name"] for q in by_type(resources, "aws_sqs_queue")}
+    prefix = outputs["function_names"]["dlq_handler"].removesuffix("-dlq-handler")
+    own = f"{prefix}-fn_dlq_handler-dlq"
+    assert drained == queues - {own}
+    for m in mappings:
+        assert m["values"]["function_name"].endswith(outputs["function_names"]["dlq_handler"])
+        assert m["values"]["function_response_types"] == ["ReportBatchItemFailures"]
+    alarmed = {
+        a["values"]["dimensions"].get("QueueName")
+        for a in by_type(resources, "aws_cloudwatch_metric_alarm")
+    }
+    assert queues <= alarmed
+    for q in by_type(resources, "aws_sqs_queue"):
+        assert q["values"]["sqs_managed_sse_enabled"] is True
+        assert json.loads(q["values"]["redrive_allow_policy"]) == {"redrivePermission": "denyAll"}
+
+
+def policies(resources):
+    out = {}
+    for p in by_type(resources, "aws_iam_role_policy"):
+        out[function_role(p["address"])] = json.loads(p["values"]["policy"])["Statement"]
+    return out
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def test_no_iam_statement_has_a_wildcard_action(resources):
+    for role, statements in policies(resources).items():
+        for st in statements:
+            for action in as_list(st["Action"]):
+                assert "*" not in action, f"{role}: {action}"
+
+
+def test_each_function_policy_names_only_its_own_resources(resources, outputs):
+    by_address = {r["address"]: r["values"] for r in resources}
+    table = next(r["values"]["arn"] for r in resources if r["type"] == "aws_dynamodb_table")
+    key = next(r["values"]["arn"] for r in resources if r["type"] == "aws_kms_key")
+    topics = {
+        r["values"]["name"].rsplit("-", 1)[-1]: r["values"]["arn"]
+        for r in by_type(resources, "aws_sns_topic")
+    }
+    queues = {r["values"]["name"]: r["values"]["arn"] for r in by_type(resources, "aws_sqs_queue")}
+    bus = next(r["values"]["arn"] for r in resources if r["type"] == "aws_cloudwatch_event_bus")
+    bucket = outputs["inbox_bucket"]
+    for role, statements in policies(resources).items():
+        name = outputs["function_names"][role]
+        log_group = by_address[f'module.functions["{role}"].aws_cloudwatch_log_group.this']["arn"]
+        prefix = name[: -len(role) - 1]
+        allowed = {f"{log_group}:*", key, queues[f"{prefix}-fn_{role}-dlq"]}
+        if role.startswith("agent_executor"):
+            allowed |= {
+                table,
+                f"{table}/index/UserIdIndex",
+                bus,
+                f"arn:aws:s3:::{bucket}/conversations/*",
+            }
+            allowed |= {
+                r
+                for st in statements
+                if st["Sid"] == "InvokeModel"
+                for r in as_list(st["Resource"])
+            }
+        elif role == "standard_worker":
+            allowed |= {table, bus}
+        elif role == "approval_worker":
+            allowed |= {table, topics["approvals"]}
+        elif role == "dlq_handler":
+            allowed |= {table, topics["alerts"]}
+            allowed |= {arn for q, arn in queues.items() if not q.endswith("fn_dlq_handler-dlq")}
+        for st in statements:
+            for resource in as_list(st["Resource"]):
+                if resource == "*":
+                    assert st["Sid"] == "XRay", f"{role}: '*' outside X-Ray"
+                    continue
+                assert resource in allowed, f"{role} may not touch {resource}"
+        model_arns = [
+            r for st in statements if st["Sid"] == "InvokeModel" for r in as_list(st["Resource"])
+        ]
+        if role.startswith("agent_executor"):
+            assert all("claude-sonnet-4-5" in arn for arn in model_arns) and model_arns
+        else:
+            assert model_arns == []

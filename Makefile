@@ -13,11 +13,22 @@ find_python = $(shell for p in $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/pyth
   "$$p" -c 'import venv' >/dev/null 2>&1 && echo "$$p" && break; done)
 COMPAT_PYTHONS ?= 3.12=$(call find_python,3.12) 3.13=$(call find_python,3.13)
 
-.PHONY: help install lint format typecheck unit test compat bench clean
+# Lambda artifacts: the layer is built for the architecture/Python that will run it. The local
+# emulator runs functions with this machine's interpreter, so local builds target it.
+BUILD_ARCH ?= x86_64
+BUILD_PYTHON ?= $(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV_VERSION ?= 3.3.30
+
+.PHONY: help install lint format typecheck unit test compat bench clean build \
+	localstack-up localstack-down tf-check tf-apply-test checkov
 
 help:
 	@echo "make test       lint + typecheck + the whole test suite (offline)"
 	@echo "make unit       the fast unit tests only"
+	@echo "make tf-check   terraform fmt/validate (offline mirror) + checkov"
+	@echo "make tf-apply-test  apply workspace ci to the local emulator, test, destroy"
+	@echo "make localstack-up / localstack-down   the local AWS emulator on 127.0.0.1:4566"
 	@echo "make bench      benchmarks/loop_overhead.py"
 	@echo "make format     ruff format + autofix"
 
@@ -45,8 +56,37 @@ unit: $(STAMP)
 	$(PY) -m pytest tests/unit -q
 
 test: lint typecheck
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests/unit -q
+	$(MAKE) --no-print-directory tf-check
+	$(MAKE) --no-print-directory tf-apply-test
 	$(MAKE) --no-print-directory compat
+
+build: $(STAMP)
+	$(PY) layers/agentocore/build.py --arch $(BUILD_ARCH) --python $(BUILD_PYTHON) --out dist
+
+localstack-up: $(STAMP)
+	$(PY) localstack/emulator.py start
+
+localstack-down: $(STAMP)
+	$(PY) localstack/emulator.py stop
+
+# checkov lives in its own virtualenv: its bc-python-hcl2 and terraform-local's python-hcl2
+# install the same top-level module.
+$(CHECKOV_VENV)/.installed:
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	touch $@
+
+checkov: $(CHECKOV_VENV)/.installed
+
+tf-check: $(STAMP) checkov
+	$(PY) terraform/checks.py --checkov $(CHECKOV_VENV)/bin/checkov
+
+# Deploy workspace "ci" to the local emulator, run tests/integration, destroy, check nothing is left.
+tf-apply-test: $(STAMP) build
+	$(PY) localstack/emulator.py start
+	$(PY) localstack/terraform_apply_test.py; status=$$?; \
+	  $(PY) localstack/emulator.py stop; exit $$status
 
 compat:
 	@for pair in $(COMPAT_PYTHONS); do \
@@ -67,4 +107,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/loop_overhead.py
 
 clean:
-	rm -rf $(VENV) .venv-py3.* .cache .pytest_cache .mypy_cache .ruff_cache dist build
+	rm -rf $(VENV) .venv-py3.* $(CHECKOV_VENV) .cache .pytest_cache .mypy_cache .ruff_cache dist build

@@ -126,6 +126,7 @@ def leftovers() -> list[str]:
 
 
 def main() -> int:
+    os.environ.update(env())  # boto3 in this process talks to the emulator too
     if not healthy():
         print(f"the emulator does not answer at {endpoint()}: run `make localstack-up`")
         return 2

@@ -98,6 +98,10 @@ def apply_hooks() -> None:
         )
     patch_sqs()
     patch_lambda_config()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import lambda_executor
+
+    lambda_executor.install(endpoint())
 
 
 def healthy(timeout: float = 1.0) -> bool:

@@ -161,7 +161,8 @@ locals {
       pattern = jsonencode({
         source        = ["agentocore.agent"]
         "detail-type" = ["AgentInvocationRequested"]
-        detail        = { priority = [{ "anything-but" = ["high"] }] }
+        # normal, low, or no priority at all
+        detail = { priority = [{ "anything-but" = ["high"] }, { exists = false }] }
       })
     }
     invocation_priority = {
@@ -185,7 +186,7 @@ locals {
         "detail-type" = ["RefundRequested"]
         detail = {
           amount    = [{ numeric = ["<=", var.approval_threshold] }]
-          high_risk = [false]
+          high_risk = [false, { exists = false }] # a producer may omit the flag
         }
       })
     }

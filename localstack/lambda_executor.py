@@ -1,0 +1,283 @@
+"""Process-based Lambda execution for moto's server, and EventBridge -> Lambda delivery.
+
+moto 5.2 sends every invocation (Invoke, SQS event source mappings, SNS and S3 notifications)
+through ``LambdaFunction._invoke_lambda``, which would start a Docker container. Here it runs
+the deployed function zip, with its layers on the path, in a subprocess with the function's
+environment and timeout, pointed at the emulator. Routing, retries and dead-letter queues stay
+the emulator's; only the execution is ours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
+CACHE = Path(
+    os.environ.get(
+        "AGENTOCORE_LAMBDA_CACHE", Path(__file__).resolve().parents[1] / ".localstack" / "lambda"
+    )
+)
+_unzip_lock = threading.Lock()
+_async_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lambda-async")
+
+
+def unpack(code: bytes, kind: str) -> Path:
+    """Unzip ``code`` once into the cache, keyed by its hash."""
+    digest = hashlib.sha256(code).hexdigest()[:16]
+    target = CACHE / f"{kind}-{digest}"
+    with _unzip_lock:
+        if not target.exists():
+            CACHE.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=CACHE))
+            with zipfile.ZipFile(io.BytesIO(code)) as zf:
+                zf.extractall(tmp)
+            tmp.rename(target)
+    return target
+
+
+def layer_dirs(fn: Any) -> list[str]:
+    from moto.awslambda.utils import get_backend
+
+    backend = get_backend(fn.account_id, fn.region)
+    dirs = []
+    for layer in fn.layers or []:
+        version = backend.layers_versions_by_arn(layer["Arn"])
+        if version is not None and version.code_bytes:
+            root = unpack(version.code_bytes, "layer")
+            dirs.append(str(root / "python"))
+    return dirs
+
+
+def run_function(fn: Any, event: Any, endpoint: str) -> tuple[str, bool, str]:
+    """Execute one invocation; returns (payload JSON, errored, log text)."""
+    code_dir = unpack(fn.code_bytes, "function")
+    request_id = str(uuid.uuid4())
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",
+        **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
+        "_HANDLER": fn.handler,
+        "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_REGION": fn.region,
+        "AWS_DEFAULT_REGION": fn.region,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_ENDPOINT_URL": endpoint,
+        "AGENTOCORE_TIMEOUT_S": str(fn.timeout),
+        "AGENTOCORE_REQUEST_ID": request_id,
+        # No X-Ray daemon runs locally; Powertools Tracer becomes a no-op instead of warning.
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    env.setdefault("TIKTOKEN_CACHE_DIR", str(CACHE / "tiktoken"))
+    with tempfile.TemporaryDirectory(prefix="invoke-") as tmp:
+        event_file = Path(tmp) / "event.json"
+        result_file = Path(tmp) / "result.json"
+        event_file.write_text(json.dumps(event if event is not None else {}))
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    "-s",
+                    str(BOOTSTRAP),
+                    str(code_dir),
+                    os.pathsep.join(layer_dirs(fn)),
+                    str(event_file),
+                    str(result_file),
+                ],
+                env=env,
+                cwd=code_dir,
+                capture_output=True,
+                text=True,
+                timeout=float(fn.timeout) + 5,
+            )
+            logs = proc.stdout + proc.stderr
+            if result_file.exists():
+                result = json.loads(result_file.read_text())
+            else:
+                result = {
+                    "ok": False,
+                    "payload": {
+                        "errorType": "Runtime.ExitError",
+                        "errorMessage": f"runtime exited with {proc.returncode}",
+                    },
+                }
+        except subprocess.TimeoutExpired as exc:
+            logs = f"{exc.stdout or ''}{exc.stderr or ''}"
+            result = {
+                "ok": False,
+                "payload": {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"Task timed out after {fn.timeout} seconds",
+                },
+            }
+        elapsed = (time.monotonic() - started) * 1000
+    logs += f"\nREPORT RequestId: {request_id} Duration: {elapsed:.1f} ms\n"
+    _write_logs(fn, request_id, logs)
+    return json.dumps(result["payload"], default=str), not result["ok"], logs
+
+
+def _write_logs(fn: Any, stream: str, text: str) -> None:
+    try:
+        fn.logs_backend.ensure_log_group(fn.logs_group_name)
+        fn.logs_backend.create_log_stream(fn.logs_group_name, stream)
+        now = int(time.time() * 1000)
+        events = [{"timestamp": now, "message": line} for line in text.splitlines() if line]
+        if events:
+            fn.logs_backend.put_log_events(fn.logs_group_name, stream, events)
+    except Exception:  # logging must never fail an invocation
+        pass
+
+
+def _send_to_dlq(
+    account: str, region: str, dlq_arn: str, body: str, attributes: dict[str, str]
+) -> None:
+    from moto.sqs.models import sqs_backends
+
+    queue = dlq_arn.rsplit(":", 1)[-1]
+    sqs_backends[account][region].send_message(
+        queue_name=queue,
+        message_body=body,
+        message_attributes={
+            k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()
+        },
+    )
+
+
+def invoke_async(fn: Any, event: Any, endpoint: str) -> None:
+    """Lambda's asynchronous invocation: retries (event invoke config, default 2), then the
+    function's dead-letter queue with RequestID/ErrorCode/ErrorMessage attributes."""
+    config = getattr(fn, "agentocore_config", {})
+    retries = 2  # Lambda's default for asynchronous invocations
+    if fn.event_invoke_config:
+        retries = int(fn.event_invoke_config[0].response().get("MaximumRetryAttempts", 2))
+
+    def work() -> None:
+        payload, errored = "", True
+        for _ in range(retries + 1):
+            payload, errored, _logs = run_function(fn, event, endpoint)
+            if not errored:
+                return
+        dlq = (config.get("DeadLetterConfig") or {}).get("TargetArn")
+        if dlq:
+            error = json.loads(payload) if payload else {}
+            _send_to_dlq(
+                fn.account_id,
+                fn.region,
+                dlq,
+                json.dumps(event),
+                {
+                    "RequestID": str(uuid.uuid4()),
+                    "ErrorCode": "200",
+                    "ErrorMessage": f"{error.get('errorType')}: {error.get('errorMessage')}"[:1000],
+                },
+            )
+
+    _async_pool.submit(work)
+
+
+def deliver_event_to_lambda(
+    rule: Any, target: dict[str, Any], event: dict[str, Any], endpoint: str
+) -> None:
+    """EventBridge -> Lambda target: hand the event to the function asynchronously; when the
+    function cannot be invoked at all, retry per the target's policy, then its DLQ."""
+    from moto.awslambda.utils import get_backend
+
+    name = target["Arn"].split(":function:", 1)[1].split(":")[0]
+    backend = get_backend(rule.account_id, rule.region_name)
+    policy = target.get("RetryPolicy") or {}
+    attempts = 1 + int(policy.get("MaximumRetryAttempts", 185))
+    error = ""
+    for _ in range(min(attempts, 3)):
+        try:
+            fn = backend.get_function(name)
+        except Exception as exc:  # function missing: the target delivery fails
+            error = f"{type(exc).__name__}: {exc}"
+            continue
+        invoke_async(fn, event, endpoint)
+        return
+    dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
+    if dlq:
+        _send_to_dlq(
+            rule.account_id,
+            rule.region_name,
+            dlq,
+            json.dumps(event),
+            {
+                "ERROR_CODE": "ResourceNotFoundException",
+                "ERROR_MESSAGE": error[:1000],
+                "RULE_ARN": rule.arn,
+                "TARGET_ARN": target["Arn"],
+                "RETRY_ATTEMPTS": str(min(attempts, 3) - 1),
+            },
+        )
+
+
+def install(endpoint: str) -> None:
+    """Patch moto: subprocess execution, async invoke semantics, EventBridge Lambda targets."""
+    from moto.awslambda.models import LambdaFunction
+    from moto.events.models import EventTemplateParser, Rule
+
+    if getattr(LambdaFunction, "_agentocore_executor", False):
+        return
+
+    def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        return run_function(self, event, endpoint)
+
+    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+    LambdaFunction._agentocore_executor = True  # type: ignore[attr-defined]
+
+    original_invoke = LambdaFunction.invoke
+
+    def invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> Any:
+        if (request_headers or {}).get("x-amz-invocation-type") == "Event":
+            invoke_async(self, json.loads(body) if body else {}, endpoint)
+            return ""
+        return original_invoke(self, body, request_headers, response_headers)
+
+    LambdaFunction.invoke = invoke  # type: ignore[method-assign]
+
+    original_send = Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if not self.event_pattern.matches_event(original_event):
+            return
+        lambda_targets = [t for t in self.targets if ":lambda:" in t["Arn"]]
+        others = [t for t in self.targets if ":lambda:" not in t["Arn"]]
+        if others:
+            saved, self.targets = self.targets, others
+            try:
+                original_send(self, original_event, transform_input)
+            finally:
+                self.targets = saved
+        for target in lambda_targets:
+            event = dict(original_event)
+            if transform_input and target.get("Input"):
+                event = json.loads(target["Input"])
+            elif transform_input and target.get("InputTransformer"):
+                transformer = target["InputTransformer"]
+                event = EventTemplateParser.parse(
+                    input_template=transformer.get("InputTemplate"),
+                    input_paths_map=transformer.get("InputPathsMap", {}),
+                    event=original_event,
+                )
+            if isinstance(event.get("time"), float | int):
+                event["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event["time"]))
+            deliver_event_to_lambda(self, target, event, endpoint)
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]

@@ -42,12 +42,12 @@ $(STAMP): requirements-dev.txt pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check shared functions tests benchmarks
-	$(VENV)/bin/ruff format --check shared functions tests benchmarks
+	$(VENV)/bin/ruff check shared functions tests benchmarks localstack layers terraform
+	$(VENV)/bin/ruff format --check shared functions tests benchmarks localstack layers terraform
 
 format: $(STAMP)
-	$(VENV)/bin/ruff check --fix shared functions tests benchmarks
-	$(VENV)/bin/ruff format shared functions tests benchmarks
+	$(VENV)/bin/ruff check --fix shared functions tests benchmarks localstack layers terraform
+	$(VENV)/bin/ruff format shared functions tests benchmarks localstack layers terraform
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -23,6 +23,14 @@ STATE = ROOT / ".localstack"
 BIN = Path(sys.executable).parent
 WORKSPACE = os.environ.get("AGENTOCORE_TF_WORKSPACE", "ci")
 PREFIX = f"agentocore-{WORKSPACE}"
+CHANGE_ARGS = (
+    "-auto-approve",
+    "-input=false",
+    "-no-color",
+    "-parallelism=30",  # queues wait ~25 s each for attribute propagation: create them together
+    f"-var-file=workspaces/{WORKSPACE}.tfvars",
+    f"-var=dist_dir={ROOT / 'dist'}",
+)
 
 sys.path.insert(0, str(ROOT / "terraform"))
 from checks import terraform_env  # noqa: E402

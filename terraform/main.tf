@@ -151,13 +151,18 @@ locals {
     "POST /approvals/{approval_id}",
   ]
 
-  refund_source = jsonencode(["agentocore.actions"])
-  rules = {
+  # rule -> the function it targets; each target gets its own DLQ (queue key = rule key)
+  rules = { for key, rule in local.rule_specs : key => {
+    description   = rule.description
+    pattern       = rule.pattern
+    function_name = module.functions[rule.target].name
+    function_arn  = module.functions[rule.target].arn
+    dlq_arn       = module.queues.arns[key]
+  } }
+  rule_specs = {
     invocation = {
-      description   = "AgentInvocationRequested (normal and low priority) -> agent_executor"
-      function_name = module.functions["agent_executor"].name
-      function_arn  = module.functions["agent_executor"].arn
-      dlq_arn       = module.queues.arns["invocation"]
+      description = "AgentInvocationRequested (normal and low priority) -> agent_executor"
+      target      = "agent_executor"
       pattern = jsonencode({
         source        = ["agentocore.agent"]
         "detail-type" = ["AgentInvocationRequested"]
@@ -166,10 +171,8 @@ locals {
       })
     }
     invocation_priority = {
-      description   = "AgentInvocationRequested priority=high -> agent_executor_priority"
-      function_name = module.functions["agent_executor_priority"].name
-      function_arn  = module.functions["agent_executor_priority"].arn
-      dlq_arn       = module.queues.arns["invocation_priority"]
+      description = "AgentInvocationRequested priority=high -> agent_executor_priority"
+      target      = "agent_executor_priority"
       pattern = jsonencode({
         source        = ["agentocore.agent"]
         "detail-type" = ["AgentInvocationRequested"]
@@ -177,10 +180,8 @@ locals {
       })
     }
     small_refunds = {
-      description   = "RefundRequested amount <= threshold (not high risk) -> standard_worker"
-      function_name = module.functions["standard_worker"].name
-      function_arn  = module.functions["standard_worker"].arn
-      dlq_arn       = module.queues.arns["small_refunds"]
+      description = "RefundRequested amount <= threshold (not high risk) -> standard_worker"
+      target      = "standard_worker"
       pattern = jsonencode({
         source        = ["agentocore.actions"]
         "detail-type" = ["RefundRequested"]
@@ -191,10 +192,8 @@ locals {
       })
     }
     large_refunds = {
-      description   = "RefundRequested amount > threshold -> approval_worker"
-      function_name = module.functions["approval_worker"].name
-      function_arn  = module.functions["approval_worker"].arn
-      dlq_arn       = module.queues.arns["large_refunds"]
+      description = "RefundRequested amount > threshold -> approval_worker"
+      target      = "approval_worker"
       pattern = jsonencode({
         source        = ["agentocore.actions"]
         "detail-type" = ["RefundRequested"]
@@ -202,10 +201,8 @@ locals {
       })
     }
     risky_refunds = {
-      description   = "RefundRequested flagged high risk -> approval_worker"
-      function_name = module.functions["approval_worker"].name
-      function_arn  = module.functions["approval_worker"].arn
-      dlq_arn       = module.queues.arns["risky_refunds"]
+      description = "RefundRequested flagged high risk -> approval_worker"
+      target      = "approval_worker"
       pattern = jsonencode({
         source        = ["agentocore.actions"]
         "detail-type" = ["RefundRequested"]
@@ -213,10 +210,8 @@ locals {
       })
     }
     approved = {
-      description   = "ActionApproved -> standard_worker"
-      function_name = module.functions["standard_worker"].name
-      function_arn  = module.functions["standard_worker"].arn
-      dlq_arn       = module.queues.arns["approved"]
+      description = "ActionApproved -> standard_worker"
+      target      = "standard_worker"
       pattern = jsonencode({
         source        = ["agentocore.approvals"]
         "detail-type" = ["ActionApproved"]

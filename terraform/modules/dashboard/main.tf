@@ -67,48 +67,32 @@ resource "aws_cloudwatch_dashboard" "this" {
   dashboard_body = jsonencode({ widgets = local.widgets })
 }
 
-resource "aws_cloudwatch_metric_alarm" "errors" {
-  for_each            = toset(var.function_names)
-  alarm_name          = "${each.value}-errors"
-  alarm_description   = "${each.value} reported errors"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.alerts_topic_arn]
-  tags                = var.tags
+locals {
+  alarms = merge(
+    { for f in var.function_names : "${f}-errors" => {
+      namespace  = "AWS/Lambda", metric = "Errors", statistic = "Sum"
+      dimensions = { FunctionName = f }, description = "${f} reported errors"
+    } },
+    { for f in var.function_names : "${f}-throttles" => {
+      namespace  = "AWS/Lambda", metric = "Throttles", statistic = "Sum"
+      dimensions = { FunctionName = f }, description = "${f} was throttled"
+    } },
+    { for q in var.dlq_names : "${q}-depth" => {
+      namespace  = "AWS/SQS", metric = "ApproximateNumberOfMessagesVisible", statistic = "Maximum"
+      dimensions = { QueueName = q }, description = "Messages waiting in ${q}"
+    } },
+  )
 }
 
-resource "aws_cloudwatch_metric_alarm" "throttles" {
-  for_each            = toset(var.function_names)
-  alarm_name          = "${each.value}-throttles"
-  alarm_description   = "${each.value} was throttled"
-  namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [var.alerts_topic_arn]
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
-  for_each            = toset(var.dlq_names)
-  alarm_name          = "${each.value}-depth"
-  alarm_description   = "Messages waiting in ${each.value}"
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = each.value }
-  statistic           = "Maximum"
+# Any error, throttle or dead letter alerts: the thresholds are zero on purpose.
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each            = local.alarms
+  alarm_name          = each.key
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
   period              = 300
   evaluation_periods  = 1
   threshold           = 0

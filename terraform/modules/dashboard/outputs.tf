@@ -5,9 +5,5 @@ output "dashboard_name" {
 
 output "alarm_names" {
   description = "All alarms."
-  value = concat(
-    [for a in aws_cloudwatch_metric_alarm.errors : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.throttles : a.alarm_name],
-    [for a in aws_cloudwatch_metric_alarm.dlq_depth : a.alarm_name],
-  )
+  value       = [for a in aws_cloudwatch_metric_alarm.this : a.alarm_name]
 }

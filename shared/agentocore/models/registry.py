@@ -1,6 +1,7 @@
 """Model providers by name: ``AGENTOCORE_MODEL=<provider>:<model id>``.
 
-Built in: ``bedrock:<model id or inference profile>`` and ``scripted:<path to JSON script>``.
+Built in: ``bedrock:<model id or inference profile>``, ``rules:v1`` (the offline deterministic
+model) and ``scripted:<path to JSON script>``.
 Other packages add providers with :func:`register_provider` or the entry-point group
 ``agentocore.model_providers`` (``name = "pkg.module:factory"``); a factory takes the model id
 and returns a :class:`~agentocore.models.base.ModelProvider`.
@@ -46,6 +47,12 @@ def _scripted(path: str) -> ModelProvider:
     return ScriptedModel.from_file(path, model_id=f"scripted:{path}")
 
 
+def _rules(model_id: str) -> ModelProvider:
+    from agentocore.models.rules import RulesModel
+
+    return RulesModel(f"rules:{model_id}")
+
+
 def _load_entry_points() -> None:
     global _entry_points_loaded
     if _entry_points_loaded:
@@ -82,3 +89,4 @@ def create_model(spec: str) -> ModelProvider:
 
 register_provider("bedrock", _bedrock)
 register_provider("scripted", _scripted)
+register_provider("rules", _rules)

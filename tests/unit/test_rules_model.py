@@ -1,0 +1,79 @@
+"""The offline rules model: deterministic tool choice and answers from tool results."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+from agentocore import Agent, create_model
+from agentocore.events import CollectingActionSink
+from agentocore.models.rules import HELP, RulesModel
+from agentocore.tools import ToolContext
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def example_tools():
+    folder = str(ROOT / "functions" / "agent_executor")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module("example_tools").registry()
+
+
+def agent(sink=None):
+    return Agent(create_model("rules:v1"), example_tools(), action_sink=sink)
+
+
+def test_registered_as_rules():
+    model = create_model("rules:v1")
+    assert isinstance(model, RulesModel) and model.model_id == "rules:v1"
+
+
+def test_order_status_question():
+    result = agent().run("What's the status of order A-1001?")
+    assert result.status == "completed"
+    assert [c.name for c in result.tool_calls] == ["get_order_status"]
+    assert result.final_text == "Order A-1001 (Coffee grinder) is delivered; it was 50.00 USD."
+    assert result.usage.input_tokens > 100 and result.usage.output_tokens > 0
+    assert result.cost_usd == 0.0
+
+
+def test_refund_request_emits_an_action():
+    sink = CollectingActionSink()
+    result = agent(sink).run(
+        "Refund order A-2002, it arrived broken", context=ToolContext(conversation_id="c1")
+    )
+    assert [c.name for c in result.tool_calls] == ["trigger_refund"]
+    [action] = sink.actions
+    assert action.detail["amount"] == 5000.0
+    assert "I've requested the refund" in result.final_text
+    assert action.action_id in result.final_text
+
+
+def test_weather_and_help_and_errors():
+    result = agent().run("What's the weather in Paris?")
+    assert [c.name for c in result.tool_calls] == ["get_weather"]
+    assert result.final_text.startswith("In Paris it is ")
+    assert agent().run("hello there").final_text == HELP
+    result = agent().run("What's the status of order Z-9999?")
+    assert "order Z-9999 does not exist" in result.final_text
+
+
+def test_tool_use_ids_differ_across_turns_so_action_ids_do_not_collide():
+    sink = CollectingActionSink()
+    a = agent(sink)
+    ctx = ToolContext(conversation_id="c1")
+    first = a.run("Refund order A-1001, broken", context=ctx)
+    second = a.run("Refund order A-1001, broken", history=first.messages, context=ctx)
+    assert len({x.action_id for x in sink.actions}) == 2
+    assert second.status == "completed"
+
+
+def test_only_offered_tools_are_called():
+    model = RulesModel()
+    response = model.converse(
+        {"messages": [{"role": "user", "content": [{"text": "Refund order A-1001"}]}]}
+    )
+    assert response["stopReason"] == "end_turn"
+    assert response["output"]["message"]["content"][0]["text"] == HELP

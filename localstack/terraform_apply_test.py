@@ -2,6 +2,8 @@
 then `terraform destroy` and a check that nothing is left.
 
     python localstack/terraform_apply_test.py [pytest args...]
+    python localstack/terraform_apply_test.py --workspace local --deploy    # make deploy-local
+    python localstack/terraform_apply_test.py --workspace local --destroy
 
 Endpoints come from ``tflocal`` (terraform-local), which writes the provider override file for
 the emulator; S3 uses path-style addressing on 127.0.0.1.
@@ -9,6 +11,7 @@ the emulator; S3 uses path-style addressing on 127.0.0.1.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -21,16 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TF_DIR = ROOT / "terraform"
 STATE = ROOT / ".localstack"
 BIN = Path(sys.executable).parent
-WORKSPACE = os.environ.get("AGENTOCORE_TF_WORKSPACE", "ci")
-PREFIX = f"agentocore-{WORKSPACE}"
-CHANGE_ARGS = (
-    "-auto-approve",
-    "-input=false",
-    "-no-color",
-    "-parallelism=30",  # queues wait ~25 s each for attribute propagation: create them together
-    f"-var-file=workspaces/{WORKSPACE}.tfvars",
-    f"-var=dist_dir={ROOT / 'dist'}",
-)
 
 sys.path.insert(0, str(ROOT / "terraform"))
 from checks import terraform_env  # noqa: E402
@@ -66,35 +59,35 @@ def terraform(*args: str) -> str:
     ).stdout
 
 
-def leftovers() -> list[str]:
+def leftovers(prefix: str) -> list[str]:
     """Every resource of the workspace still in the emulator (empty after a clean destroy)."""
     import boto3
 
     kw: dict[str, Any] = {"endpoint_url": endpoint(), "region_name": "us-east-1"}
     found: list[str] = []
     ddb = boto3.client("dynamodb", **kw)
-    found += [f"table {t}" for t in ddb.list_tables()["TableNames"] if t.startswith(PREFIX)]
+    found += [f"table {t}" for t in ddb.list_tables()["TableNames"] if t.startswith(prefix)]
     sqs = boto3.client("sqs", **kw)
-    found += [f"queue {u}" for u in sqs.list_queues(QueueNamePrefix=PREFIX).get("QueueUrls", [])]
+    found += [f"queue {u}" for u in sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", [])]
     sns = boto3.client("sns", **kw)
     found += [
-        f"topic {t['TopicArn']}" for t in sns.list_topics()["Topics"] if PREFIX in t["TopicArn"]
+        f"topic {t['TopicArn']}" for t in sns.list_topics()["Topics"] if prefix in t["TopicArn"]
     ]
     events = boto3.client("events", **kw)
     found += [
-        f"bus {b['Name']}" for b in events.list_event_buses()["EventBuses"] if PREFIX in b["Name"]
+        f"bus {b['Name']}" for b in events.list_event_buses()["EventBuses"] if prefix in b["Name"]
     ]
-    found += [f"rule {r['Name']}" for r in events.list_rules(NamePrefix=PREFIX)["Rules"]]
+    found += [f"rule {r['Name']}" for r in events.list_rules(NamePrefix=prefix)["Rules"]]
     lam = boto3.client("lambda", **kw)
     found += [
         f"function {f['FunctionName']}"
         for f in lam.list_functions()["Functions"]
-        if f["FunctionName"].startswith(PREFIX)
+        if f["FunctionName"].startswith(prefix)
     ]
     found += [
         f"layer {layer['LayerName']}"
         for layer in lam.list_layers()["Layers"]
-        if layer["LayerName"].startswith(PREFIX)
+        if layer["LayerName"].startswith(prefix)
     ]
     found += [
         f"mapping {m['UUID']}" for m in lam.list_event_source_mappings()["EventSourceMappings"]
@@ -103,39 +96,109 @@ def leftovers() -> list[str]:
     found += [
         f"role {r['RoleName']}"
         for r in iam.list_roles()["Roles"]
-        if r["RoleName"].startswith(PREFIX)
+        if r["RoleName"].startswith(prefix)
     ]
     s3 = boto3.client("s3", **kw)
     found += [
-        f"bucket {b['Name']}" for b in s3.list_buckets()["Buckets"] if b["Name"].startswith(PREFIX)
+        f"bucket {b['Name']}" for b in s3.list_buckets()["Buckets"] if b["Name"].startswith(prefix)
     ]
     logs = boto3.client("logs", **kw)
     found += [
         f"log group {g['logGroupName']}"
         for g in logs.describe_log_groups()["logGroups"]
-        if PREFIX in g["logGroupName"]
+        if prefix in g["logGroupName"]
     ]
     cw = boto3.client("cloudwatch", **kw)
     found += [
         f"alarm {a['AlarmName']}"
-        for a in cw.describe_alarms(AlarmNamePrefix=PREFIX)["MetricAlarms"]
+        for a in cw.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
     ]
     found += [
         f"dashboard {d['DashboardName']}"
-        for d in cw.list_dashboards(DashboardNamePrefix=PREFIX)["DashboardEntries"]
+        for d in cw.list_dashboards(DashboardNamePrefix=prefix)["DashboardEntries"]
     ]
     apis = boto3.client("apigatewayv2", **kw).get_apis()["Items"]
-    found += [f"api {a['Name']}" for a in apis if a["Name"].startswith(PREFIX)]
+    found += [f"api {a['Name']}" for a in apis if a["Name"].startswith(prefix)]
     kms = boto3.client("kms", **kw)
     for key in kms.list_keys()["Keys"]:
         meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]
-        if meta.get("Description", "").startswith(PREFIX) and meta["KeyState"] != "PendingDeletion":
+        if meta.get("Description", "").startswith(prefix) and meta["KeyState"] != "PendingDeletion":
             found.append(f"kms key {key['KeyId']} ({meta['KeyState']})")
     return found
 
 
+def change_args(workspace: str) -> list[str]:
+    return [
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+        "-parallelism=30",  # queues wait ~25 s each for attribute propagation: create together
+        f"-var-file=workspaces/{workspace}.tfvars",
+        f"-var=dist_dir={ROOT / 'dist'}",
+    ]
+
+
+def deploy(workspace: str, timings: dict[str, float]) -> bool:
+    """init + workspace + apply; writes outputs and state JSON into .localstack/."""
+    t0 = time.monotonic()
+    if tflocal("init", "-input=false", "-no-color", capture=True).returncode:
+        return False
+    if tflocal("workspace", "select", "-or-create", workspace, capture=True).returncode:
+        return False
+    timings["init"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    apply = tflocal("apply", *change_args(workspace), capture=True)
+    timings["apply"] = time.monotonic() - t0
+    print(apply.stdout[-1200:])
+    if apply.returncode:
+        print(apply.stderr[-4000:])
+        return False
+    (STATE / f"{workspace}-outputs.json").write_text(terraform("output", "-json"))
+    (STATE / f"{workspace}-state.json").write_text(terraform("show", "-json"))
+    return True
+
+
+def destroy(workspace: str, timings: dict[str, float]) -> bool:
+    t0 = time.monotonic()
+    tflocal("workspace", "select", "-or-create", workspace, capture=True)
+    result = tflocal("destroy", *change_args(workspace), capture=True)
+    timings["destroy"] = time.monotonic() - t0
+    print(result.stdout[-400:])
+    if result.returncode:
+        print(result.stderr[-4000:])
+        return False
+    left = leftovers(f"agentocore-{workspace}")
+    if left:
+        print("destroy left resources behind:\n  " + "\n  ".join(left))
+        return False
+    print("destroy left nothing behind")
+    return True
+
+
+def run_tests(workspace: str, folders: list[str], extra: list[str]) -> int:
+    env_vars = {
+        **env(),
+        "AGENTOCORE_TF_OUTPUTS": str(STATE / f"{workspace}-outputs.json"),
+        "AGENTOCORE_TF_STATE": str(STATE / f"{workspace}-state.json"),
+    }
+    paths = [str(ROOT / "tests" / f) for f in folders]
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *paths, "-q", "-p", "no:cacheprovider", *extra],
+        cwd=ROOT,
+        env=env_vars,
+        check=False,
+    ).returncode
+
+
 def main() -> int:
     from checks import MIRROR
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", default=os.environ.get("AGENTOCORE_TF_WORKSPACE", "ci"))
+    parser.add_argument("--deploy", action="store_true", help="apply and keep the stack")
+    parser.add_argument("--destroy", action="store_true", help="destroy the workspace")
+    parser.add_argument("--tests", default="integration", help="comma-separated test folders")
+    args, pytest_args = parser.parse_known_args()
 
     if shutil.which("terraform") is None:
         print("SKIPPED terraform apply test: no terraform binary on PATH")
@@ -152,77 +215,23 @@ def main() -> int:
         return 2
     STATE.mkdir(exist_ok=True)
     timings: dict[str, float] = {}
-    t0 = time.monotonic()
-    if tflocal("init", "-input=false", "-no-color").returncode:
-        return 1
-    if tflocal("workspace", "select", "-or-create", WORKSPACE, capture=True).returncode:
-        return 1
-    timings["init"] = time.monotonic() - t0
-    status = 1
     try:
-        t0 = time.monotonic()
-        apply = tflocal(
-            "apply",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            "-parallelism=30",
-            f"-var-file=workspaces/{WORKSPACE}.tfvars",
-            f"-var=dist_dir={ROOT / 'dist'}",
-            capture=True,
-        )
-        timings["apply"] = time.monotonic() - t0
-        print(apply.stdout[-1500:])
-        if apply.returncode:
-            print(apply.stderr[-4000:])
-            return 1
-        outputs = STATE / f"{WORKSPACE}-outputs.json"
-        state = STATE / f"{WORKSPACE}-state.json"
-        outputs.write_text(terraform("output", "-json"))
-        state.write_text(terraform("show", "-json"))
-        t0 = time.monotonic()
-        tests = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                str(ROOT / "tests" / "integration"),
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                *sys.argv[1:],
-            ],
-            cwd=ROOT,
-            env={**env(), "AGENTOCORE_TF_OUTPUTS": str(outputs), "AGENTOCORE_TF_STATE": str(state)},
-            check=False,
-        )
-        timings["integration tests"] = time.monotonic() - t0
-        status = tests.returncode
+        if args.destroy:
+            return 0 if destroy(args.workspace, timings) else 1
+        if args.deploy:
+            return 0 if deploy(args.workspace, timings) else 1
+        status = 1
+        try:
+            if deploy(args.workspace, timings):
+                t0 = time.monotonic()
+                status = run_tests(args.workspace, args.tests.split(","), pytest_args)
+                timings["tests"] = time.monotonic() - t0
+        finally:
+            if not destroy(args.workspace, timings):
+                status = status or 1
+        return status
     finally:
-        t0 = time.monotonic()
-        destroy = tflocal(
-            "destroy",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            "-parallelism=30",
-            f"-var-file=workspaces/{WORKSPACE}.tfvars",
-            f"-var=dist_dir={ROOT / 'dist'}",
-            capture=True,
-        )
-        timings["destroy"] = time.monotonic() - t0
-        print(destroy.stdout[-600:])
-        if destroy.returncode:
-            print(destroy.stderr[-4000:])
-            status = status or 1
-        left = leftovers()
-        if left:
-            print("destroy left resources behind:\n  " + "\n  ".join(left))
-            status = status or 1
-        else:
-            print("destroy left nothing behind")
         print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()))
-    return status
 
 
 if __name__ == "__main__":

@@ -1,0 +1,186 @@
+"""A local API Gateway (HTTP API, payload v2) in front of agent_executor on the emulator.
+
+    python localstack/api_front.py [--port 3000] [--function NAME]
+
+Turns HTTP requests into API Gateway v2 proxy events and invokes the deployed agent_executor
+through the emulator's Lambda API. Development identity: ``Authorization: Bearer <user id>``
+becomes the JWT ``sub`` in the authorizer context (users in ``AGENTOCORE_DEV_APPROVERS``, default
+``approver``, also get the ``approvers`` group). Binds to loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import re
+import sys
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+ROUTES = [
+    ("POST", "/conversations/{conversation_id}/messages"),
+    ("GET", "/conversations/{conversation_id}"),
+    ("GET", "/users/me/conversations"),
+    ("GET", "/approvals"),
+    ("POST", "/approvals/{approval_id}"),
+]
+_COMPILED = [
+    (method, template, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"))
+    for method, template in ROUTES
+]
+
+
+def match(method: str, path: str) -> tuple[str, dict[str, str]] | None:
+    for m, template, pattern in _COMPILED:
+        found = pattern.match(path)
+        if m == method and found:
+            return f"{m} {template}", found.groupdict()
+    return None
+
+
+def proxy_event(
+    method: str,
+    path: str,
+    query: str,
+    headers: dict[str, str],
+    body: str | None,
+    route_key: str,
+    params: dict[str, str],
+    user: str,
+) -> dict[str, Any]:
+    approvers = {
+        u.strip() for u in os.environ.get("AGENTOCORE_DEV_APPROVERS", "approver").split(",")
+    }
+    claims: dict[str, Any] = {"sub": user}
+    if user in approvers:
+        claims["cognito:groups"] = "[approvers]"
+    now = time.time()
+    return {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {k.lower(): v for k, v in headers.items()},
+        "queryStringParameters": dict(parse_qsl(query)) or None,
+        "pathParameters": params or None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "authorizer": {"jwt": {"claims": claims, "scopes": None}},
+            "domainName": "127.0.0.1",
+            "domainPrefix": "local",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": headers.get("User-Agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+class Front:
+    """Invokes the function for each request (boto3 client against the emulator)."""
+
+    def __init__(self, function_name: str, endpoint: str) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.function_name = function_name
+        self.client = boto3.client(
+            "lambda",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(read_timeout=300, retries={"max_attempts": 1}),
+        )
+
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: str | None
+    ) -> tuple[int, dict[str, str], bytes]:
+        parts = urlsplit(target)
+        route = match(method, parts.path)
+        if route is None:
+            return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
+        auth = headers.get("Authorization", "")
+        user = auth[7:].strip() if auth.startswith("Bearer ") else ""
+        if not user:  # the JWT authorizer answers before the function runs
+            return 401, {"content-type": "application/json"}, b'{"message":"Unauthorized"}'
+        event = proxy_event(method, parts.path, parts.query, headers, body, *route, user)
+        response = self.client.invoke(FunctionName=self.function_name, Payload=json.dumps(event))
+        payload = json.loads(response["Payload"].read() or b"{}")
+        if response.get("FunctionError"):
+            body_out = {"message": "Internal Server Error", "error": payload.get("errorMessage")}
+            return 500, {"content-type": "application/json"}, json.dumps(body_out).encode()
+        out_headers = {k.lower(): str(v) for k, v in (payload.get("headers") or {}).items()}
+        return (
+            int(payload.get("statusCode", 200)),
+            out_headers,
+            str(payload.get("body", "")).encode(),
+        )
+
+
+def make_server(front: Front, host: str, port: int) -> ThreadingHTTPServer:
+    if not ipaddress.ip_address(host).is_loopback:
+        raise SystemExit(f"the local API front only binds to loopback, not {host}")
+
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else None
+            status, headers, data = front.handle(self.command, self.path, dict(self.headers), body)
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = _serve
+
+        def log_message(self, fmt: str, *args: Any) -> None:
+            sys.stderr.write("api: " + fmt % args + "\n")
+
+    return ThreadingHTTPServer((host, port), Handler)
+
+
+def function_from_outputs(workspace: str = "local") -> str:
+    outputs = json.loads((ROOT / ".localstack" / f"{workspace}-outputs.json").read_text())
+    return str(outputs["function_names"]["value"]["agent_executor"])
+
+
+def main() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from emulator import endpoint
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("AGENTOCORE_API_PORT", "3000"))
+    )
+    parser.add_argument("--function", default=None)
+    args = parser.parse_args()
+    front = Front(args.function or function_from_outputs(), endpoint())
+    server = make_server(front, args.host, args.port)
+    print(f"AgentoCore local API on http://{args.host}:{args.port} -> {front.function_name}")
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

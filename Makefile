@@ -21,7 +21,8 @@ CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 
 .PHONY: help install lint format typecheck unit test compat bench clean build \
-	localstack-up localstack-down tf-check tf-apply-test checkov
+	localstack-up localstack-down tf-check tf-apply-test checkov localstack-test deploy-local \
+	destroy-local
 
 help:
 	@echo "make test       lint + typecheck + the whole test suite (offline)"
@@ -58,7 +59,7 @@ unit: $(STAMP)
 test: lint typecheck
 	$(PY) -m pytest tests/unit -q
 	$(MAKE) --no-print-directory tf-check
-	$(MAKE) --no-print-directory tf-apply-test
+	$(MAKE) --no-print-directory localstack-test
 	$(MAKE) --no-print-directory compat
 
 build: $(STAMP)
@@ -82,11 +83,25 @@ checkov: $(CHECKOV_VENV)/.installed
 tf-check: $(STAMP) checkov
 	$(PY) terraform/checks.py --checkov $(CHECKOV_VENV)/bin/checkov
 
-# Deploy workspace "ci" to the local emulator, run tests/integration, destroy, check nothing is left.
+# Deploy workspace "ci" to the local emulator, run the tests against it, destroy, check that
+# nothing is left. tf-apply-test: tests/integration only; localstack-test: + tests/e2e.
 tf-apply-test: $(STAMP) build
 	$(PY) localstack/emulator.py start
-	$(PY) localstack/terraform_apply_test.py; status=$$?; \
+	$(PY) localstack/terraform_apply_test.py --tests integration; status=$$?; \
 	  $(PY) localstack/emulator.py stop; exit $$status
+
+localstack-test: $(STAMP) build
+	$(PY) localstack/emulator.py start
+	$(PY) localstack/terraform_apply_test.py --tests integration,e2e; status=$$?; \
+	  $(PY) localstack/emulator.py stop; exit $$status
+
+# Workspace "local" on the emulator, kept running (make localstack-down stops everything).
+deploy-local: $(STAMP) build
+	$(PY) localstack/emulator.py start
+	$(PY) localstack/terraform_apply_test.py --workspace local --deploy
+
+destroy-local: $(STAMP)
+	$(PY) localstack/terraform_apply_test.py --workspace local --destroy
 
 compat:
 	@for pair in $(COMPAT_PYTHONS); do \

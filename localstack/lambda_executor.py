@@ -281,3 +281,56 @@ def install(endpoint: str) -> None:
             deliver_event_to_lambda(self, target, event, endpoint)
 
     Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+    from moto.awslambda.models import LambdaBackend
+
+    def _send_sqs_message(self: Any, function_arn: str, message: Any, queue_arn: str) -> bool:
+        """SQS event source mapping: the record carries the message attributes and receive
+        count (moto sends none), and a reported batchItemFailure keeps the message queued."""
+        from moto.sqs.models import sqs_backends
+
+        # receive_message hands over a copy filtered to no attributes: read the stored message.
+        queue = sqs_backends[self.account_id][self.region_name].get_queue(
+            queue_arn.rsplit(":", 1)[-1]
+        )
+        stored = next((m for m in list(queue._messages) if m.id == message.id), message)
+        attributes = {
+            name: {
+                "stringValue": value.get("StringValue"),
+                "dataType": value.get("DataType", "String"),
+                "stringListValues": [],
+                "binaryListValues": [],
+            }
+            for name, value in (stored.message_attributes or {}).items()
+        }
+        record = {
+            "messageId": message.id,
+            "receiptHandle": message.receipt_handle,
+            "body": message.body,
+            "attributes": {
+                "ApproximateReceiveCount": str(getattr(message, "approximate_receive_count", 1)),
+                "SentTimestamp": str(int(time.time() * 1000)),
+            },
+            "messageAttributes": attributes,
+            "md5OfBody": message.body_md5,
+            "eventSource": "aws:sqs",
+            "eventSourceARN": queue_arn,
+            "awsRegion": self.region_name,
+        }
+        response_headers: dict[str, Any] = {}
+        payload = self.invoke(
+            function_name=function_arn,
+            qualifier=None,
+            body=json.dumps({"Records": [record]}),
+            headers={},
+            response_headers=response_headers,
+        )
+        if "x-amz-function-error" in response_headers:
+            return False
+        try:
+            failures = json.loads(payload or b"{}").get("batchItemFailures")
+        except (ValueError, AttributeError):
+            failures = None
+        return not failures
+
+    LambdaBackend._send_sqs_message = _send_sqs_message  # type: ignore[method-assign]

@@ -1,0 +1,170 @@
+"""The e2e scenarios, all through the deployed system on the emulator."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from .conftest import wait_for
+
+
+def item(aws, outputs, pk, sk="META"):
+    key = {"PK": {"S": pk}, "SK": {"S": sk}}
+    return aws("dynamodb").get_item(TableName=outputs["table_name"], Key=key).get("Item")
+
+
+def turns(aws, outputs, conversation_id):
+    return aws("dynamodb").query(
+        TableName=outputs["table_name"],
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :t)",
+        ExpressionAttributeValues={":pk": {"S": f"CONV#{conversation_id}"}, ":t": {"S": "TURN#"}},
+    )["Items"]
+
+
+def put_refund(aws, outputs, action_id, order_id="A-1001", amount=50):
+    detail = {"action_id": action_id, "order_id": order_id, "amount": amount, "currency": "USD"}
+    aws("events").put_events(
+        Entries=[
+            {
+                "Source": "agentocore.actions",
+                "DetailType": "RefundRequested",
+                "Detail": json.dumps(detail),
+                "EventBusName": outputs["event_bus_name"],
+            }
+        ]
+    )
+
+
+def test_1_order_status_question(api, aws, outputs):
+    status, body = api.call(
+        "POST", "/conversations/e2e-1/messages", {"message": "What's the status of order A-1001?"}
+    )
+    assert status == 200, body
+    assert body["reply"] == "Order A-1001 (Coffee grinder) is delivered; it was 50.00 USD."
+    assert [t["name"] for t in body["tool_calls"]] == ["get_order_status"]
+    assert body["usage"]["input_tokens"] > 0 and body["usage"]["output_tokens"] > 0
+    assert len(turns(aws, outputs, "e2e-1")) == 4
+
+
+def test_2_small_refund_is_performed_once(api, aws, outputs, captures):
+    status, body = api.call(
+        "POST",
+        "/conversations/e2e-2/messages",
+        {"message": "Refund order A-1001, it arrived broken"},
+    )
+    assert status == 200, body
+    [action] = body["actions"]
+    refund = wait_for(lambda: item(aws, outputs, f"REFUND#{action['action_id']}"))
+    assert refund and float(refund["amount"]["N"]) == 50
+    done = captures["bus"].find(
+        lambda e: (
+            e.get("detail-type") == "ActionCompleted"
+            and e["detail"]["action_id"] == action["action_id"]
+        )
+    )
+    assert done is not None
+
+
+def test_3_large_refund_needs_an_approval(api, aws, outputs, captures):
+    status, body = api.call(
+        "POST",
+        "/conversations/e2e-3/messages",
+        {"message": "Refund order A-2002, it arrived broken"},
+    )
+    assert status == 200, body
+    action_id = body["actions"][0]["action_id"]
+    approval = wait_for(lambda: item(aws, outputs, f"APPROVAL#{action_id}"))
+    assert approval["status"]["S"] == "pending"
+    notice = captures["approvals"].find(lambda m: m.get("approval_id") == action_id)
+    assert notice["amount"] == 5000.0
+    assert item(aws, outputs, f"REFUND#{action_id}") is None
+    status, listing = api.call("GET", "/approvals?status=pending", user="approver")
+    assert status == 200 and action_id in [a["approval_id"] for a in listing["approvals"]]
+    assert (
+        api.call("POST", f"/approvals/{action_id}", {"decision": "approve"}, user="alice")[0] == 403
+    )
+    status, decided = api.call(
+        "POST",
+        f"/approvals/{action_id}",
+        {"decision": "approve", "reason": "checked"},
+        user="approver",
+    )
+    assert status == 200 and decided["status"] == "approved"
+    refund = wait_for(lambda: item(aws, outputs, f"REFUND#{action_id}"))
+    assert refund["approved_by"]["S"] == "approver"
+    status, again = api.call(
+        "POST", f"/approvals/{action_id}", {"decision": "reject"}, user="approver"
+    )
+    assert status == 409 and again["error"]["code"] == "already_decided"
+
+
+def test_4_failing_worker_ends_in_the_dlq_handler(aws, outputs, captures):
+    action_id = f"e2e-fail-{uuid.uuid4().hex[:6]}"
+    put_refund(aws, outputs, action_id, order_id="X-0000", amount=10)
+    alert = captures["alerts"].find(
+        lambda m: m.get("detail_type") == "RefundRequested", timeout_s=120
+    )
+    assert alert is not None, "no failure alert"
+    assert "payment system unavailable" in alert["error"]
+    assert alert["attempts"] >= 1
+    failure = item(aws, outputs, alert["failure_key"]["PK"], alert["failure_key"]["SK"])
+    assert json.loads(failure["original"]["S"])["detail"]["action_id"] == action_id
+    assert item(aws, outputs, f"REFUND#{action_id}") is None
+
+
+def test_5_duplicate_event_refunds_once(aws, outputs, captures):
+    action_id = f"e2e-dup-{uuid.uuid4().hex[:6]}"
+    put_refund(aws, outputs, action_id)
+    put_refund(aws, outputs, action_id)
+    assert wait_for(lambda: item(aws, outputs, f"REFUND#{action_id}"))
+    completed = wait_for(
+        lambda: [
+            e
+            for e in captures["bus"].poll()
+            if e.get("detail-type") == "ActionCompleted" and e["detail"]["action_id"] == action_id
+        ]
+    )
+    assert len(completed) == 1
+    count = aws("dynamodb").query(
+        TableName=outputs["table_name"],
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"REFUND#{action_id}"}},
+        Select="COUNT",
+    )["Count"]
+    assert count == 1
+
+
+def test_6_s3_object_and_sns_message_start_runs(aws, outputs):
+    aws("s3").put_object(
+        Bucket=outputs["inbox_bucket"],
+        Key="conversations/e2e-s3/note.txt",
+        Body=b"What's the status of order A-3003?",
+    )
+    assert wait_for(lambda: len(turns(aws, outputs, "e2e-s3")) >= 4)
+    aws("sns").publish(
+        TopicArn=outputs["inbound_topic_arn"],
+        Message=json.dumps(
+            {"message": "What's the weather in Oslo?", "conversation_id": "e2e-sns"}
+        ),
+    )
+    assert wait_for(lambda: len(turns(aws, outputs, "e2e-sns")) >= 4)
+
+
+def test_7_async_invocation_completes_later(api, captures):
+    status, body = api.call(
+        "POST",
+        "/conversations/e2e-7/messages",
+        {"message": "What's the status of order A-4004?", "async": True},
+    )
+    assert status == 202
+    done = captures["bus"].find(
+        lambda e: (
+            e.get("detail-type") == "AgentExecutionCompleted"
+            and e["detail"]["invocation_id"] == body["invocation_id"]
+        )
+    )
+    assert done["detail"]["status"] == "completed"
+    assert done["detail"]["elapsed_ms"] > 0
+    status, conversation = api.call("GET", "/conversations/e2e-7")
+    assert status == 200
+    assert conversation["turns"][-1]["content"][-1]["text"].startswith("Order A-4004")

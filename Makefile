@@ -22,7 +22,7 @@ CHECKOV_VERSION ?= 3.3.30
 
 .PHONY: help install lint format typecheck unit test compat bench clean build \
 	localstack-up localstack-down tf-check tf-apply-test checkov localstack-test deploy-local \
-	destroy-local
+	destroy-local demo up
 
 help:
 	@echo "make test       lint + typecheck + the whole test suite (offline)"
@@ -99,6 +99,14 @@ localstack-test: $(STAMP) build
 deploy-local: $(STAMP) build
 	$(PY) localstack/emulator.py start
 	$(PY) localstack/terraform_apply_test.py --workspace local --deploy
+
+# The main job: the refund story, narrated, on the local stack (no AWS account needed).
+demo: deploy-local
+	$(PY) localstack/demo.py
+
+# Same, then keep serving the HTTP API on 127.0.0.1:$${AGENTOCORE_API_PORT:-3000}.
+up: deploy-local
+	$(PY) localstack/demo.py --serve
 
 destroy-local: $(STAMP)
 	$(PY) localstack/terraform_apply_test.py --workspace local --destroy

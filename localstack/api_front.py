@@ -136,7 +136,7 @@ class Front:
         )
 
 
-def make_server(front: Front, host: str, port: int) -> ThreadingHTTPServer:
+def make_server(front: Front, host: str, port: int, quiet: bool = False) -> ThreadingHTTPServer:
     if not ipaddress.ip_address(host).is_loopback:
         raise SystemExit(f"the local API front only binds to loopback, not {host}")
 
@@ -155,7 +155,8 @@ def make_server(front: Front, host: str, port: int) -> ThreadingHTTPServer:
         do_GET = do_POST = _serve
 
         def log_message(self, fmt: str, *args: Any) -> None:
-            sys.stderr.write("api: " + fmt % args + "\n")
+            if not quiet:
+                sys.stderr.write("api: " + fmt % args + "\n")
 
     return ThreadingHTTPServer((host, port), Handler)
 

@@ -92,7 +92,7 @@ tf-apply-test: $(STAMP) build
 
 localstack-test: $(STAMP) build
 	$(PY) localstack/emulator.py start
-	$(PY) localstack/terraform_apply_test.py --tests integration,e2e; status=$$?; \
+	$(PY) localstack/terraform_apply_test.py --tests integration,e2e --durations=10; status=$$?; \
 	  $(PY) localstack/emulator.py stop; exit $$status
 
 # Workspace "local" on the emulator, kept running (make localstack-down stops everything).

@@ -130,12 +130,18 @@ def start(wait_s: float = 30.0) -> None:
     if healthy():
         raise SystemExit(f"something else answers on {endpoint()}; not starting a second one")
     log = LOG_FILE.open("ab")
+    # Real credentials (if any) are kept for Bedrock calls of functions configured for it.
+    child_env = dict(os.environ)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        if os.environ.get(name):
+            child_env[f"AGENTOCORE_REAL_{name}"] = os.environ[name]
     proc = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "serve"],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
         cwd=ROOT,
+        env=child_env,
     )
     PID_FILE.write_text(str(proc.pid))
     deadline = time.monotonic() + wait_s

@@ -84,6 +84,15 @@ def run_function(fn: Any, event: Any, endpoint: str) -> tuple[str, bool, str]:
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
     env.setdefault("TIKTOKEN_CACHE_DIR", str(CACHE / "tiktoken"))
+    if str(env.get("AGENTOCORE_MODEL", "")).startswith("bedrock:"):
+        # Bedrock is not emulated: its calls go to AWS with the credentials the emulator was
+        # started with (moto accepts any credentials for everything else).
+        env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = (
+            f"https://bedrock-runtime.{fn.region}.amazonaws.com"
+        )
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            if os.environ.get(f"AGENTOCORE_REAL_{name}"):
+                env[name] = os.environ[f"AGENTOCORE_REAL_{name}"]
     with tempfile.TemporaryDirectory(prefix="invoke-") as tmp:
         event_file = Path(tmp) / "event.json"
         result_file = Path(tmp) / "result.json"

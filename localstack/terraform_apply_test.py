@@ -128,7 +128,9 @@ def leftovers(prefix: str) -> list[str]:
 
 
 def change_args(workspace: str) -> list[str]:
+    model = os.environ.get("AGENTOCORE_MODEL")  # e.g. bedrock:<model id> for `make demo`
     return [
+        *([f"-var=model={model}"] if model else []),
         "-auto-approve",
         "-input=false",
         "-no-color",

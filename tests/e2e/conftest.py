@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -14,21 +13,10 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import aws, outputs, resources  # noqa: F401  (shared fixtures)
+from tests.integration.conftest import aws, outputs, resources, wait_for  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ["agentocore.agent", "agentocore.actions", "agentocore.approvals", "agentocore.workers"]
-
-
-def wait_for(probe: Any, timeout_s: float = 90.0, interval_s: float = 0.5) -> Any:
-    """Poll until ``probe()`` is truthy (bounded wait for asynchronous effects)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(interval_s)
-    return probe()
 
 
 class Api:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,18 @@ import boto3
 import pytest
 
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+
+
+def wait_for(probe: Any, timeout_s: float = 90.0, interval_s: float = 0.5) -> Any:
+    """Poll until ``probe()`` is truthy: a bounded wait for asynchronous effects, not a timing
+    assertion."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(interval_s)
+    return probe()
 
 
 def _load(name: str) -> Any:

@@ -3,19 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
-
-def wait_for(probe, timeout_s=60.0, interval_s=0.5):
-    """Poll ``probe`` until it returns something truthy (bounded; not a timing assertion)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(interval_s)
-    return probe()
+from .conftest import wait_for
 
 
 def refund(aws, outputs, amount):  # no high_risk field: the rules must not need it

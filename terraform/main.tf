@@ -67,6 +67,13 @@ locals {
     }],
   )
 
+  # Workers read and write single items (theirs and Powertools idempotency records).
+  worker_memory = {
+    sid       = "Memory"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+    resources = [local.table_arn]
+  }
+
   functions = {
     agent_executor = {
       source      = "agent_executor"
@@ -88,11 +95,7 @@ locals {
       memory_mb   = 512
       timeout_s   = 30
       statements = [
-        {
-          sid       = "Memory"
-          actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-          resources = [local.table_arn]
-        },
+        local.worker_memory,
         {
           sid       = "PublishEvents"
           actions   = ["events:PutEvents"]
@@ -106,11 +109,7 @@ locals {
       memory_mb   = 512
       timeout_s   = 30
       statements = [
-        {
-          sid       = "Memory"
-          actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-          resources = [local.table_arn]
-        },
+        local.worker_memory,
         {
           sid       = "NotifyApprovers"
           actions   = ["sns:Publish"]

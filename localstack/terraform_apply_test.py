@@ -140,6 +140,17 @@ def change_args(workspace: str) -> list[str]:
     ]
 
 
+def step(name: str, timings: dict[str, float], *args: str) -> subprocess.CompletedProcess[str]:
+    """One timed tflocal command; prints the end of its output (and of its errors on failure)."""
+    t0 = time.monotonic()
+    result = tflocal(*args, capture=True)
+    timings[name] = time.monotonic() - t0
+    print(result.stdout[-1200:])
+    if result.returncode:
+        print(result.stderr[-4000:])
+    return result
+
+
 def deploy(workspace: str, timings: dict[str, float]) -> bool:
     """init + workspace + apply; writes outputs and state JSON into .localstack/."""
     t0 = time.monotonic()
@@ -148,12 +159,7 @@ def deploy(workspace: str, timings: dict[str, float]) -> bool:
     if tflocal("workspace", "select", "-or-create", workspace, capture=True).returncode:
         return False
     timings["init"] = time.monotonic() - t0
-    t0 = time.monotonic()
-    apply = tflocal("apply", *change_args(workspace), capture=True)
-    timings["apply"] = time.monotonic() - t0
-    print(apply.stdout[-1200:])
-    if apply.returncode:
-        print(apply.stderr[-4000:])
+    if step("apply", timings, "apply", *change_args(workspace)).returncode:
         return False
     (STATE / f"{workspace}-outputs.json").write_text(terraform("output", "-json"))
     (STATE / f"{workspace}-state.json").write_text(terraform("show", "-json"))
@@ -161,13 +167,11 @@ def deploy(workspace: str, timings: dict[str, float]) -> bool:
 
 
 def destroy(workspace: str, timings: dict[str, float]) -> bool:
-    t0 = time.monotonic()
     tflocal("workspace", "select", "-or-create", workspace, capture=True)
-    result = tflocal("destroy", *change_args(workspace), capture=True)
-    timings["destroy"] = time.monotonic() - t0
-    print(result.stdout[-400:])
+    result = step("destroy", timings, "destroy", *change_args(workspace))
+    if result.returncode:  # one more pass: the emulator occasionally reports a stale permission
+        result = step("destroy (second pass)", timings, "destroy", *change_args(workspace))
     if result.returncode:
-        print(result.stderr[-4000:])
         return False
     left = leftovers(f"agentocore-{workspace}")
     if left:

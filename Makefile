@@ -17,12 +17,20 @@ COMPAT_PYTHONS ?= 3.12=$(call find_python,3.12) 3.13=$(call find_python,3.13)
 # emulator runs functions with this machine's interpreter, so local builds target it.
 BUILD_ARCH ?= x86_64
 BUILD_PYTHON ?= $(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+# The opt-in local model (`make local-llm`): runtime in .venv, weights assembled once here.
+export AGENTOCORE_LOCAL_MODELS_DIR ?= $(CURDIR)/.cache/models
+LLM_STAMP := $(VENV)/.local-llm-installed
+# `make demo AGENTOCORE_MODEL=local` (or local:<model>) serves that model to the functions.
+ifneq ($(filter local local:%,$(AGENTOCORE_MODEL)),)
+export AGENTOCORE_MODEL
+LOCAL_LLM_SERVER := llm-up
+endif
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 
 .PHONY: help install lint format typecheck unit test compat bench clean build \
 	localstack-up localstack-down tf-check tf-apply-test checkov localstack-test deploy-local \
-	destroy-local demo up
+	destroy-local demo up local-llm llm-up llm-down test-local-llm bench-local-llm
 
 help:
 	@echo "make test       lint + typecheck + the whole test suite (offline)"
@@ -31,6 +39,8 @@ help:
 	@echo "make tf-apply-test  apply workspace ci to the local emulator, test, destroy"
 	@echo "make localstack-up / localstack-down   the local AWS emulator on 127.0.0.1:4566"
 	@echo "make bench      benchmarks/loop_overhead.py"
+	@echo "make local-llm  install the local model (xllamacpp + Gemma 3 270M, ~290 MB, cached)"
+	@echo "make test-local-llm / bench-local-llm   its slow tests / tool-choice accuracy"
 	@echo "make format     ruff format + autofix"
 
 $(STAMP): requirements-dev.txt pyproject.toml
@@ -70,6 +80,28 @@ localstack-up: $(STAMP)
 
 localstack-down: $(STAMP)
 	$(PY) localstack/emulator.py stop
+	$(PY) localstack/llm_server.py stop
+
+$(LLM_STAMP): requirements-llm.txt $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-llm.txt
+	touch $@
+
+# Idempotent: the runtime install is stamped, the weights are written only when missing.
+local-llm: $(LLM_STAMP)
+	$(PY) -m agentocore.models.local install
+
+llm-up: local-llm
+	$(PY) localstack/llm_server.py start
+
+llm-down: $(STAMP)
+	$(PY) localstack/llm_server.py stop
+
+test-local-llm: local-llm
+	$(PY) -m pytest -q -m slow tests/unit/test_local_model_slow.py
+
+bench-local-llm: local-llm
+	$(PY) benchmarks/local_llm_accuracy.py
+	$(PY) benchmarks/local_llm_accuracy.py --data benchmarks/data/tool_choice_holdout.json
 
 # checkov lives in its own virtualenv: its bc-python-hcl2 and terraform-local's python-hcl2
 # install the same top-level module.
@@ -96,7 +128,7 @@ localstack-test: $(STAMP) build
 	  $(PY) localstack/emulator.py stop; exit $$status
 
 # Workspace "local" on the emulator, kept running (make localstack-down stops everything).
-deploy-local: $(STAMP) build
+deploy-local: $(STAMP) build $(LOCAL_LLM_SERVER)
 	$(PY) localstack/emulator.py start
 	$(PY) localstack/terraform_apply_test.py --workspace local --deploy
 

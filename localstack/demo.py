@@ -110,6 +110,11 @@ def show_turn(client: Client, conversation: str, user: str, message: str) -> dic
     return dict(body)
 
 
+def no_action(body: dict[str, Any]) -> None:
+    if not body.get("actions"):
+        say(f"  {YELLOW}the model requested no refund, so this part of the story stops here{RESET}")
+
+
 def story(client: Client, outputs: dict[str, Any]) -> None:
     table = outputs["table_name"]
     model = os.environ.get("AGENTOCORE_MODEL", "rules:v1")
@@ -119,12 +124,18 @@ def story(client: Client, outputs: dict[str, Any]) -> None:
             f"{YELLOW}Model: AgentoCore's offline rules model "
             f"(deterministic, no AWS account).{RESET}"
         )
+    elif model.partition(":")[0] == "local":
+        say(
+            f"{YELLOW}Model: {model} - a small open model on this CPU (llama.cpp, served by "
+            "localstack/llm_server.py); tool calls by JSON-Schema-constrained decoding.{RESET}"
+        )
     else:
         say(f"Model: {model}")
 
     show_turn(client, "demo-1", "alice", "What's the status of order A-1001?")
 
     body = show_turn(client, "demo-1", "alice", "Refund order A-1001, it arrived broken")
+    no_action(body)
     for action in body.get("actions", []):
         say(
             f"  {DIM}event:{RESET} RefundRequested {action['action_id']} -> EventBridge bus "
@@ -138,6 +149,7 @@ def story(client: Client, outputs: dict[str, Any]) -> None:
             )
 
     body = show_turn(client, "demo-2", "alice", "Refund order A-2002, it arrived broken")
+    no_action(body)
     for action in body.get("actions", []):
         approval = wait_item(table, f"APPROVAL#{action['action_id']}")
         if approval:

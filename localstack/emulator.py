@@ -14,20 +14,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from daemon import Daemon, answers
+
 HOST = os.environ.get("AGENTOCORE_EMULATOR_HOST", "127.0.0.1")
 PORT = int(os.environ.get("AGENTOCORE_EMULATOR_PORT", "4566"))
-ROOT = Path(__file__).resolve().parents[1]
-STATE = ROOT / ".localstack"
-PID_FILE = STATE / "emulator.pid"
-LOG_FILE = STATE / "emulator.log"
 MOTO_SERIES = "5.2."  # the hooks below are written against this moto series
 
 
@@ -98,79 +93,30 @@ def apply_hooks() -> None:
         )
     patch_sqs()
     patch_lambda_config()
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import lambda_executor
 
     lambda_executor.install(endpoint())
 
 
 def healthy(timeout: float = 1.0) -> bool:
-    try:
-        with urllib.request.urlopen(f"{endpoint()}/moto-api/", timeout=timeout) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+    return answers(f"{endpoint()}/moto-api/", timeout)
 
 
-def running_pid() -> int | None:
-    try:
-        pid = int(PID_FILE.read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
-        return None
-    return pid
+DAEMON = Daemon("emulator", endpoint(), healthy)
 
 
 def start(wait_s: float = 30.0) -> None:
-    STATE.mkdir(exist_ok=True)
-    pid = running_pid()
-    if pid and healthy():
-        print(f"emulator already running (pid {pid}) at {endpoint()}")
-        return
-    if healthy():
-        raise SystemExit(f"something else answers on {endpoint()}; not starting a second one")
-    log = LOG_FILE.open("ab")
     # Real credentials (if any) are kept for Bedrock calls of functions configured for it.
     child_env = dict(os.environ)
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         if os.environ.get(name):
             child_env[f"AGENTOCORE_REAL_{name}"] = os.environ[name]
-    proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "serve"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        cwd=ROOT,
-        env=child_env,
-    )
-    PID_FILE.write_text(str(proc.pid))
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"emulator exited with {proc.returncode}; see {LOG_FILE}")
-        if healthy():
-            print(f"emulator running (pid {proc.pid}) at {endpoint()}; log {LOG_FILE}")
-            return
-        time.sleep(0.2)
-    stop()
-    raise SystemExit(f"emulator did not answer within {wait_s:.0f}s; see {LOG_FILE}")
+    argv = [sys.executable, str(Path(__file__).resolve()), "serve"]
+    DAEMON.start(argv, env=child_env, wait_s=wait_s)
 
 
 def stop() -> None:
-    pid = running_pid()
-    if pid is None:
-        print("emulator not running")
-        PID_FILE.unlink(missing_ok=True)
-        return
-    os.killpg(pid, signal.SIGTERM)
-    for _ in range(50):
-        if running_pid() is None:
-            break
-        time.sleep(0.1)
-    else:
-        os.killpg(pid, signal.SIGKILL)
-    PID_FILE.unlink(missing_ok=True)
-    print(f"emulator stopped (pid {pid})")
+    DAEMON.stop()
 
 
 def serve() -> None:
@@ -189,9 +135,7 @@ def main() -> None:
     elif command == "serve":
         serve()
     elif command == "status":
-        pid = running_pid()
-        state = f"running (pid {pid})" if pid else "not running"
-        print(f"emulator {state}; healthy={healthy()}")
+        print(DAEMON.status())
     else:
         raise SystemExit("usage: emulator.py start|stop|status|serve")
 

@@ -84,6 +84,12 @@ def run_function(fn: Any, event: Any, endpoint: str) -> tuple[str, bool, str]:
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
     env.setdefault("TIKTOKEN_CACHE_DIR", str(CACHE / "tiktoken"))
+    if str(env.get("AGENTOCORE_MODEL", "")).partition(":")[0] == "local":
+        # A local model is served once by localstack/llm_server.py, not loaded per invocation.
+        env.setdefault(
+            "AGENTOCORE_LOCAL_LLM_URL",
+            os.environ.get("AGENTOCORE_LOCAL_LLM_URL", "http://127.0.0.1:4567"),
+        )
     if str(env.get("AGENTOCORE_MODEL", "")).startswith("bedrock:"):
         # Bedrock is not emulated: its calls go to AWS with the credentials the emulator was
         # started with (moto accepts any credentials for everything else).

@@ -1,4 +1,7 @@
-"""Example tools shipped with agent_executor: deterministic local data, no network."""
+"""Example tools shipped with agent_executor: deterministic local data, no network.
+
+The example requests (``examples=``) are deliberately different from the labelled sets in
+``benchmarks/data`` that measure tool choice."""
 
 from __future__ import annotations
 
@@ -61,12 +64,30 @@ def registry() -> ToolRegistry:
     """The example tool set (per-agent subsets come from ``AGENTOCORE_AGENTS``)."""
     tools = ToolRegistry()
 
-    @tools.tool(output_model=OrderStatus)
+    @tools.tool(
+        output_model=OrderStatus,
+        examples=[
+            ("Where is order B-2211?", {"order_id": "B-2211"}),
+            ("What did I buy in order Z-3030?", {"order_id": "Z-3030"}),
+        ],
+    )
     def get_order_status(args: OrderStatusInput) -> OrderStatus:
         """Look up an order's status, amount, currency and item."""
         return OrderStatus.model_validate({"order_id": args.order_id, **_order(args.order_id)})
 
-    @tools.tool(emits=RefundRequested.DETAIL_TYPE)
+    @tools.tool(
+        emits=RefundRequested.DETAIL_TYPE,
+        examples=[
+            (
+                "Please refund order K-5501, it is broken.",
+                {"order_id": "K-5501", "reason": "it is broken"},
+            ),
+            (
+                "I want my money back for H-7000, it stopped working",
+                {"order_id": "H-7000", "reason": "it stopped working"},
+            ),
+        ],
+    )
     def trigger_refund(args: RefundInput, ctx: ToolContext) -> RefundRequested:
         """Request a full refund of a delivered or shipped order. The refund is performed
         asynchronously; refunds above 1000 wait for a human approver."""
@@ -83,7 +104,13 @@ def registry() -> ToolRegistry:
             reason=args.reason,
         )
 
-    @tools.tool(output_model=Weather)
+    @tools.tool(
+        output_model=Weather,
+        examples=[
+            ("Is it sunny in Rome?", {"location": "Rome"}),
+            ("Will it be windy in Lima tomorrow?", {"location": "Lima"}),
+        ],
+    )
     def get_weather(args: WeatherInput) -> Weather:
         """Current weather for a city (deterministic demo data)."""
         seed = int(hashlib.sha256(args.location.lower().encode()).hexdigest()[:8], 16)

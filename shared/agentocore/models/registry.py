@@ -1,7 +1,8 @@
 """Model providers by name: ``AGENTOCORE_MODEL=<provider>:<model id>``.
 
-Built in: ``bedrock:<model id or inference profile>``, ``rules:v1`` (the offline deterministic
-model) and ``scripted:<path to JSON script>``.
+Built in: ``bedrock:<model id or inference profile>``, ``local:<model>`` (a small open model on
+the CPU; plain ``local`` means its default model), ``rules:v1`` (the offline deterministic model)
+and ``scripted:<path to JSON script>``.
 Other packages add providers with :func:`register_provider` or the entry-point group
 ``agentocore.model_providers`` (``name = "pkg.module:factory"``); a factory takes the model id
 and returns a :class:`~agentocore.models.base.ModelProvider`.
@@ -19,6 +20,7 @@ ProviderFactory = Callable[[str], ModelProvider]
 ENTRY_POINT_GROUP = "agentocore.model_providers"
 
 _factories: dict[str, ProviderFactory] = {}
+_default_models: dict[str, str] = {}
 _lock = threading.Lock()
 _entry_points_loaded = False
 
@@ -27,12 +29,21 @@ class UnknownProviderError(ValueError):
     """No provider is registered under the requested name."""
 
 
-def register_provider(name: str, factory: ProviderFactory, *, replace: bool = False) -> None:
-    """Make ``name:<model id>`` resolve to ``factory(model id)``."""
+def register_provider(
+    name: str,
+    factory: ProviderFactory,
+    *,
+    replace: bool = False,
+    default_model: str | None = None,
+) -> None:
+    """Make ``name:<model id>`` resolve to ``factory(model id)`` (and a bare ``name`` to
+    ``factory(default_model)`` when one is given)."""
     with _lock:
         if name in _factories and not replace:
             raise ValueError(f"model provider {name!r} is already registered")
         _factories[name] = factory
+        if default_model:
+            _default_models[name] = default_model
 
 
 def _bedrock(model_id: str) -> ModelProvider:
@@ -53,6 +64,12 @@ def _rules(model_id: str) -> ModelProvider:
     return RulesModel(f"rules:{model_id}")
 
 
+def _local(model_id: str) -> ModelProvider:
+    from agentocore.models.local.provider import create
+
+    return create(model_id)
+
+
 def _load_entry_points() -> None:
     global _entry_points_loaded
     if _entry_points_loaded:
@@ -71,8 +88,11 @@ def available_providers() -> list[str]:
 
 
 def create_model(spec: str) -> ModelProvider:
-    """Build the provider named by ``spec`` (``"<provider>:<model id>"``)."""
+    """Build the provider named by ``spec`` (``"<provider>:<model id>"``, or a bare provider
+    name that has a default model)."""
     name, sep, model_id = spec.partition(":")
+    if not sep and name in _default_models:
+        sep, model_id = ":", _default_models[name]
     if not sep or not name or not model_id:
         raise ValueError(f"model spec must look like '<provider>:<model id>', got {spec!r}")
     with _lock:
@@ -90,3 +110,4 @@ def create_model(spec: str) -> ModelProvider:
 register_provider("bedrock", _bedrock)
 register_provider("scripted", _scripted)
 register_provider("rules", _rules)
+register_provider("local", _local, default_model="gemma3-270m")

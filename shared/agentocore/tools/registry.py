@@ -5,13 +5,15 @@ from __future__ import annotations
 import inspect
 import re
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypedDict, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from typing_extensions import Unpack
+
+from agentocore.tools.examples import Example, append_examples
 
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,6 +28,7 @@ class ToolOptions(TypedDict, total=False):
     output_model: type[BaseModel] | None
     timeout_s: float | None
     emits: str | None
+    examples: Sequence[Example] | None
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,9 @@ class ToolRegistry:
         from the first parameter's annotation when not given), ``ctx`` a :class:`ToolContext`.
         ``description`` defaults to the docstring. With ``emits="RefundRequested"`` the return
         value is the action's detail: it is published as an event and the model is told the
-        action was requested (see :mod:`agentocore.tools.executor`).
+        action was requested (see :mod:`agentocore.tools.executor`). ``examples`` are
+        ``(request, input)`` pairs, validated against ``input_model`` and appended to the
+        description (see :mod:`agentocore.tools.examples`).
         """
 
         def register(f: F) -> F:
@@ -129,6 +134,7 @@ class ToolRegistry:
         output_model: type[BaseModel] | None = None,
         timeout_s: float | None = None,
         emits: str | None = None,
+        examples: Sequence[Example] | None = None,
     ) -> Tool:
         """Register a tool without the decorator syntax."""
         tool_name = name or func.__name__
@@ -142,10 +148,17 @@ class ToolRegistry:
         doc = description or inspect.getdoc(func) or inspect.cleandoc(model.__doc__ or "")
         if not doc.strip():
             raise ValueError(f"tool {tool_name!r} needs a description (docstring or argument)")
+        for request, tool_input in examples or ():
+            try:
+                model.model_validate(tool_input)
+            except ValidationError as exc:
+                raise ValueError(
+                    f"tool {tool_name!r}: example {request!r} is invalid: {exc}"
+                ) from exc
         takes_context = len(inspect.signature(func).parameters) >= 2
         tool = Tool(
             name=tool_name,
-            description=doc.strip(),
+            description=append_examples(doc.strip(), examples or ()),
             func=func,
             input_model=model,
             output_model=output_model,

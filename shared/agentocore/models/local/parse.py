@@ -21,6 +21,22 @@ def tool_use_id(prefix: str, position: int, name: str, tool_input: Any) -> str:
     return f"{prefix}_{hashlib.sha1(seed.encode()).hexdigest()[:20]}"
 
 
+_SENTENCE = re.compile(r"[^.!?]+[.!?]+(?:\s+|$)")
+
+
+def tidy_answer(text: str) -> str:
+    """A small model's answer without repeated sentences and without a sentence cut off by the
+    length limit (when at least one sentence is complete)."""
+    sentences = [m.group(0).strip() for m in _SENTENCE.finditer(text)]
+    if not sentences:
+        return text.strip()
+    kept: list[str] = []
+    for sentence in sentences:
+        if sentence not in kept:
+            kept.append(sentence)
+    return " ".join(kept)
+
+
 def load_step(text: str) -> Any:
     """The step's JSON. Generation stops at the first newline (steps are one line), and the
     grammar allows whitespace before closing braces, so up to two missing ``}`` are restored."""
@@ -65,7 +81,7 @@ def parse_step(
     ):
         name, tool_input = step["tool"], step["input"]
         if name == answer and isinstance(tool_input.get("text"), str):
-            return [{"text": tool_input["text"]}], "end_turn"
+            return [{"text": tidy_answer(tool_input["text"])}], "end_turn"
         if name != answer:
             use = {"toolUseId": tool_use_id(prefix, position, name, tool_input), "name": name}
             return [{"toolUse": {**use, "input": tool_input}}], "tool_use"

@@ -186,6 +186,17 @@ def render_message(message: Message, answer: str) -> list[str]:
     return lines
 
 
+def current_turn(messages: list[Message]) -> list[Message]:
+    """The messages from the last user request on. Earlier turns are left out: a 270M model
+    copies its earlier answers instead of calling a tool (seen in the demo's second turn);
+    follow-ups that need earlier context are beyond it either way."""
+    for i in range(len(messages) - 1, -1, -1):
+        content = messages[i].get("content", [])
+        if messages[i].get("role") == "user" and not any("toolResult" in b for b in content):
+            return messages[i:]
+    return messages
+
+
 def render(request: ConverseRequest, specs: list[dict[str, Any]]) -> str:
     """The whole prompt for the next step of ``request`` (``specs``: the callable tools)."""
     answer = answer_name(specs)
@@ -193,6 +204,8 @@ def render(request: ConverseRequest, specs: list[dict[str, Any]]) -> str:
     sections = [system, describe_tools(specs, answer), rules(answer)]
     if specs:
         sections += [demo(answer), examples(specs, answer)]
-    transcript = [line for m in request.get("messages", []) for line in render_message(m, answer)]
+    messages = request.get("messages", [])
+    turn = current_turn(messages) if specs else messages  # a summary request needs them all
+    transcript = [line for m in turn for line in render_message(m, answer)]
     sections.append("\n".join([*transcript, STEP]))
     return "\n\n".join(s for s in sections if s)

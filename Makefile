@@ -20,9 +20,11 @@ BUILD_PYTHON ?= $(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.
 # The opt-in local model (`make local-llm`): runtime in .venv, weights assembled once here.
 export AGENTOCORE_LOCAL_MODELS_DIR ?= $(CURDIR)/.cache/models
 LLM_STAMP := $(VENV)/.local-llm-installed
-# `make demo AGENTOCORE_MODEL=local` (or local:<model>) serves that model to the functions.
-ifneq ($(filter local local:%,$(AGENTOCORE_MODEL)),)
-export AGENTOCORE_MODEL
+# The local stack's model (deploy-local, demo, up): AGENTOCORE_MODEL when given, else the local
+# LLM where `make local-llm` installed it, else the rules model. The tests always use rules.
+LOCAL_LLM_READY := $(and $(wildcard $(LLM_STAMP)),$(wildcard $(AGENTOCORE_LOCAL_MODELS_DIR)/*.gguf))
+STACK_MODEL := $(or $(AGENTOCORE_MODEL),$(if $(LOCAL_LLM_READY),local,rules:v1))
+ifneq ($(filter local local:%,$(STACK_MODEL)),)
 LOCAL_LLM_SERVER := llm-up
 endif
 CHECKOV_VENV ?= .venv-checkov
@@ -91,7 +93,7 @@ local-llm: $(LLM_STAMP)
 	$(PY) -m agentocore.models.local install
 
 llm-up: local-llm
-	$(PY) localstack/llm_server.py start
+	AGENTOCORE_MODEL=$(filter local local:%,$(STACK_MODEL)) $(PY) localstack/llm_server.py start
 
 llm-down: $(STAMP)
 	$(PY) localstack/llm_server.py stop
@@ -130,15 +132,15 @@ localstack-test: $(STAMP) build
 # Workspace "local" on the emulator, kept running (make localstack-down stops everything).
 deploy-local: $(STAMP) build $(LOCAL_LLM_SERVER)
 	$(PY) localstack/emulator.py start
-	$(PY) localstack/terraform_apply_test.py --workspace local --deploy
+	AGENTOCORE_MODEL=$(STACK_MODEL) $(PY) localstack/terraform_apply_test.py --workspace local --deploy
 
 # The main job: the refund story, narrated, on the local stack (no AWS account needed).
 demo: deploy-local
-	$(PY) localstack/demo.py
+	AGENTOCORE_MODEL=$(STACK_MODEL) $(PY) localstack/demo.py
 
 # Same, then keep serving the HTTP API on 127.0.0.1:$${AGENTOCORE_API_PORT:-3000}.
 up: deploy-local
-	$(PY) localstack/demo.py --serve
+	AGENTOCORE_MODEL=$(STACK_MODEL) $(PY) localstack/demo.py --serve
 
 destroy-local: $(STAMP)
 	$(PY) localstack/terraform_apply_test.py --workspace local --destroy

@@ -100,3 +100,19 @@ class Daemon:
         pid = self.running_pid()
         state = f"running (pid {pid})" if pid else "not running"
         return f"{self.name} {state}; healthy={self.healthy()}"
+
+
+def command_line(
+    daemon: Daemon, *, start: Callable[[], None], serve: Callable[[], None], argv: Sequence[str]
+) -> None:
+    """``start|stop|status|serve`` (default ``status``) for a server script."""
+    command = argv[1] if len(argv) > 1 else "status"
+    actions: dict[str, Callable[[], None]] = {
+        "start": start,
+        "stop": daemon.stop,
+        "serve": serve,
+        "status": lambda: print(daemon.status()),
+    }
+    if command not in actions:
+        raise SystemExit(f"usage: {Path(argv[0]).name} start|stop|status|serve")
+    actions[command]()

@@ -121,8 +121,8 @@ def story(client: Client, outputs: dict[str, Any]) -> None:
     say(f"{BOLD}AgentoCore demo{RESET} - the refund story on the local AWS emulator ({endpoint()})")
     if model.startswith("rules"):
         say(
-            f"{YELLOW}Model: AgentoCore's offline rules model "
-            f"(deterministic, no AWS account).{RESET}"
+            f"{YELLOW}Model: AgentoCore's offline rules model (deterministic, no AWS account). "
+            f"`make local-llm` installs a real small model; the demo then runs on it.{RESET}"
         )
     elif model.partition(":")[0] == "local":
         say(

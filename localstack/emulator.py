@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from daemon import Daemon, answers
+from daemon import Daemon, answers, command_line
 
 HOST = os.environ.get("AGENTOCORE_EMULATOR_HOST", "127.0.0.1")
 PORT = int(os.environ.get("AGENTOCORE_EMULATOR_PORT", "4566"))
@@ -127,17 +127,7 @@ def serve() -> None:
 
 
 def main() -> None:
-    command = sys.argv[1] if len(sys.argv) > 1 else "status"
-    if command == "start":
-        start()
-    elif command == "stop":
-        stop()
-    elif command == "serve":
-        serve()
-    elif command == "status":
-        print(DAEMON.status())
-    else:
-        raise SystemExit("usage: emulator.py start|stop|status|serve")
+    command_line(DAEMON, start=start, serve=serve, argv=sys.argv)
 
 
 if __name__ == "__main__":

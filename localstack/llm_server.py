@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from daemon import Daemon, answers
+from daemon import Daemon, answers, command_line
 
 HOST = "127.0.0.1"  # loopback only, like the emulator
 PORT = int(os.environ.get("AGENTOCORE_LOCAL_LLM_PORT", "4567"))
@@ -33,7 +33,7 @@ DAEMON = Daemon("llm-server", URL, healthy)
 
 
 def model_name() -> str:
-    spec = os.environ.get("AGENTOCORE_MODEL", "local")
+    spec = os.environ.get("AGENTOCORE_MODEL") or "local"
     provider, _, name = spec.partition(":")
     if provider != "local":
         raise SystemExit(f"AGENTOCORE_MODEL={spec!r} is not a local model")
@@ -57,19 +57,13 @@ def serve() -> None:
     del server
 
 
+def start() -> None:
+    model_name()  # fail fast on a non-local model
+    DAEMON.start([sys.executable, str(Path(__file__).resolve()), "serve"], wait_s=120)
+
+
 def main() -> None:
-    command = sys.argv[1] if len(sys.argv) > 1 else "status"
-    if command == "start":
-        model_name()  # fail fast on a non-local model
-        DAEMON.start([sys.executable, str(Path(__file__).resolve()), "serve"], wait_s=120)
-    elif command == "stop":
-        DAEMON.stop()
-    elif command == "serve":
-        serve()
-    elif command == "status":
-        print(DAEMON.status())
-    else:
-        raise SystemExit("usage: llm_server.py start|stop|status|serve")
+    command_line(DAEMON, start=start, serve=serve, argv=sys.argv)
 
 
 if __name__ == "__main__":

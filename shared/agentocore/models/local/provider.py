@@ -21,8 +21,8 @@ class LocalModel:
     """A local model behind the provider protocol.
 
     Each call renders the Converse request as a plain-text transcript, lets the backend decode
-    exactly one step under :func:`~agentocore.models.local.schema.step_schema` (greedy, so the
-    same request gives the same step), and returns it as Converse content: a ``toolUse`` block
+    exactly one step under :func:`~agentocore.models.local.schema.step_schema` (greedy decoding),
+    and returns it as Converse content: a ``toolUse`` block
     (``stopReason: tool_use``) or a text answer (``end_turn``), with the backend's token usage.
     """
 

@@ -10,6 +10,7 @@ llama.cpp server: the one ``localstack/llm_server.py`` runs for the local stack,
 from __future__ import annotations
 
 import json
+import os
 import threading
 import urllib.error
 import urllib.request
@@ -105,8 +106,6 @@ def load_server(
         import xllamacpp
     except ImportError as exc:
         raise ModelError("xllamacpp is not installed; run `make local-llm`") from exc
-    import os
-
     params = xllamacpp.CommonParams()
     params.model.path = str(path)
     params.n_ctx = context_tokens

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from agentocore.events import EventContractError, RefundRequested, parse_event
-from agentocore.lambda_support import Idempotent, Singleton
+from agentocore.lambda_support import ACTION_EVENT_KEY, Idempotent, Singleton
 from agentocore.runtime import Runtime
 from agentocore.workers.approval_requests import ApprovalRequester
 from agentocore.workers.notify import SnsNotifier
@@ -44,7 +44,7 @@ def _request_approval(event: dict[str, Any]) -> dict[str, Any]:
 request_once = Idempotent(
     _request_approval,
     name=SERVICE,
-    key_jmespath='["detail-type", detail.action_id]',
+    key_jmespath=ACTION_EVENT_KEY,
     table_name=lambda: runtime().settings.table_name,
 )
 

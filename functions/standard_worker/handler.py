@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from agentocore.events import parse_event
-from agentocore.lambda_support import Idempotent, Singleton
+from agentocore.lambda_support import ACTION_EVENT_KEY, Idempotent, Singleton
 from agentocore.runtime import Runtime
 from agentocore.workers.refunds import ActionWorker, RefundLedger
 
@@ -45,7 +45,7 @@ def _perform(event: dict[str, Any]) -> dict[str, Any]:
 perform_once = Idempotent(
     _perform,
     name=SERVICE,
-    key_jmespath='["detail-type", detail.action_id]',
+    key_jmespath=ACTION_EVENT_KEY,
     table_name=lambda: runtime().settings.table_name,
 )
 

@@ -37,6 +37,11 @@ class Singleton(Generic[T]):
         self._value = value
 
 
+#: Action events are handled once per (detail-type, action_id): a redelivered event, or the same
+#: action id arriving as RefundRequested and later ActionApproved, is told apart by both.
+ACTION_EVENT_KEY = '["detail-type", detail.action_id]'
+
+
 class Idempotent:
     """``fn(data)`` made idempotent with Powertools (DynamoDB persistence in the single table:
     ``PK = idempotency#<name>``, ``SK`` = hash of the key, expiry in ``ttl``).

@@ -13,10 +13,11 @@ find_python = $(shell for p in $(wildcard $(PYENV_ROOT)/versions/$(1).*/bin/pyth
   "$$p" -c 'import venv' >/dev/null 2>&1 && echo "$$p" && break; done)
 COMPAT_PYTHONS ?= 3.12=$(call find_python,3.12) 3.13=$(call find_python,3.13)
 
-# Lambda artifacts: the layer is built for the architecture/Python that will run it. The local
-# emulator runs functions with this machine's interpreter, so local builds target it.
-BUILD_ARCH ?= x86_64
-BUILD_PYTHON ?= $(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+# Lambda artifacts are built for the runtime and architecture the workspace declares
+# (`make build WORKSPACE=prod`; default dev: python3.12 on arm64); Terraform refuses zips built
+# for anything else. The local emulator runs functions with this machine's Python, so the local
+# stack builds for the host (build-local).
+WORKSPACE ?= dev
 # The opt-in local model (`make local-llm`): runtime in .venv, weights assembled once here.
 export AGENTOCORE_LOCAL_MODELS_DIR ?= $(CURDIR)/.cache/models
 LLM_STAMP := $(VENV)/.local-llm-installed
@@ -30,7 +31,7 @@ endif
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 
-.PHONY: help install lint format typecheck unit test compat bench clean build \
+.PHONY: help install lint format typecheck unit test compat bench clean build build-local \
 	localstack-up localstack-down tf-check tf-apply-test checkov localstack-test deploy-local \
 	destroy-local demo up local-llm llm-up llm-down test-local-llm bench-local-llm
 
@@ -75,7 +76,10 @@ test: lint typecheck
 	$(MAKE) --no-print-directory compat
 
 build: $(STAMP)
-	$(PY) layers/agentocore/build.py --arch $(BUILD_ARCH) --python $(BUILD_PYTHON) --out dist
+	$(PY) layers/agentocore/build.py --workspace $(WORKSPACE) --out dist
+
+build-local: $(STAMP)
+	$(PY) layers/agentocore/build.py --host --out dist
 
 localstack-up: $(STAMP)
 	$(PY) localstack/emulator.py start
@@ -119,18 +123,18 @@ tf-check: $(STAMP) checkov
 
 # Deploy workspace "ci" to the local emulator, run the tests against it, destroy, check that
 # nothing is left. tf-apply-test: tests/integration only; localstack-test: + tests/e2e.
-tf-apply-test: $(STAMP) build
+tf-apply-test: $(STAMP) build-local
 	$(PY) localstack/emulator.py start
 	$(PY) localstack/terraform_apply_test.py --tests integration; status=$$?; \
 	  $(PY) localstack/emulator.py stop; exit $$status
 
-localstack-test: $(STAMP) build
+localstack-test: $(STAMP) build-local
 	$(PY) localstack/emulator.py start
 	$(PY) localstack/terraform_apply_test.py --tests integration,e2e --durations=10; status=$$?; \
 	  $(PY) localstack/emulator.py stop; exit $$status
 
 # Workspace "local" on the emulator, kept running (make localstack-down stops everything).
-deploy-local: $(STAMP) build $(LOCAL_LLM_SERVER)
+deploy-local: $(STAMP) build-local $(LOCAL_LLM_SERVER)
 	$(PY) localstack/emulator.py start
 	AGENTOCORE_MODEL=$(STACK_MODEL) $(PY) localstack/terraform_apply_test.py --workspace local --deploy
 

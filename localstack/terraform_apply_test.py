@@ -31,6 +31,12 @@ from checks import terraform_env  # noqa: E402
 sys.path.insert(0, str(ROOT / "localstack"))
 from emulator import endpoint, healthy  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "layers" / "agentocore"))
+from build import host_target  # noqa: E402
+
+# The emulator's state stays local: this override replaces versions.tf's S3 backend.
+BACKEND_OVERRIDE = TF_DIR / "localstack_backend_override.tf"
+
 
 def env() -> dict[str, str]:
     e = terraform_env()
@@ -46,6 +52,10 @@ def env() -> dict[str, str]:
 
 def tflocal(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
     (TF_DIR / "localstack_providers_override.tf").unlink(missing_ok=True)
+    BACKEND_OVERRIDE.write_text(
+        "# Written by localstack/terraform_apply_test.py: the local stack keeps a local state.\n"
+        'terraform {\n  backend "local" {}\n}\n'
+    )
     cmd = [str(BIN / "tflocal"), *args]
     print("$ tflocal", " ".join(args), flush=True)
     return subprocess.run(
@@ -130,6 +140,7 @@ def leftovers(prefix: str) -> list[str]:
 def change_args(workspace: str) -> list[str]:
     # e.g. bedrock:<model id> or local for `make demo`; the ci workspace's tests expect rules.
     model = os.environ.get("AGENTOCORE_MODEL") if workspace != "ci" else None
+    arch, python = host_target()  # `make build-local`: the emulator runs this machine's Python
     return [
         "-auto-approve",
         "-input=false",
@@ -137,6 +148,8 @@ def change_args(workspace: str) -> list[str]:
         "-parallelism=30",  # queues wait ~25 s each for attribute propagation: create together
         f"-var-file=workspaces/{workspace}.tfvars",
         f"-var=dist_dir={ROOT / 'dist'}",
+        f"-var=architecture={arch}",
+        f"-var=runtime=python{python}",
         # After the workspace's file: the last definition of a variable wins.
         *([f"-var=model={model}"] if model else []),
     ]
@@ -156,7 +169,9 @@ def step(name: str, timings: dict[str, float], *args: str) -> subprocess.Complet
 def deploy(workspace: str, timings: dict[str, float]) -> bool:
     """init + workspace + apply; writes outputs and state JSON into .localstack/."""
     t0 = time.monotonic()
-    if tflocal("init", "-input=false", "-no-color", capture=True).returncode:
+    init = tflocal("init", "-reconfigure", "-input=false", "-no-color", capture=True)
+    if init.returncode:
+        print(init.stdout[-2000:], init.stderr[-2000:])
         return False
     if tflocal("workspace", "select", "-or-create", workspace, capture=True).returncode:
         return False

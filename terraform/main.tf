@@ -24,9 +24,11 @@ locals {
     "arn:${local.partition}:bedrock:*::foundation-model/${local.bedrock_base}",
   ])
 
-  # Dead-letter queues: one per EventBridge target, one per asynchronously invoked function.
-  target_dlqs   = ["invocation", "invocation_priority", "small_refunds", "large_refunds", "risky_refunds", "approved", "schedule"]
-  function_dlqs = ["fn_agent_executor", "fn_agent_executor_priority", "fn_standard_worker", "fn_approval_worker", "fn_dlq_handler"]
+  # Dead-letter queues, all drained by dlq_handler: one per EventBridge target, the bus's own,
+  # one per asynchronously invoked function. dlq_handler's own failures go to the terminal queue.
+  target_dlqs   = ["invocation", "invocation_priority", "small_refunds", "large_refunds", "risky_refunds", "approved", "schedule", "bus"]
+  function_dlqs = ["fn_agent_executor", "fn_agent_executor_priority", "fn_standard_worker", "fn_approval_worker"]
+  drained_dlqs  = concat(local.target_dlqs, local.function_dlqs)
 
   environment = merge({
     AGENTOCORE_TABLE_NAME          = module.memory_table.name
@@ -36,6 +38,7 @@ locals {
     AGENTOCORE_APPROVER_GROUP      = var.approver_group
     AGENTOCORE_APPROVALS_TOPIC_ARN = module.alerts.approvals_topic_arn
     AGENTOCORE_ALERTS_TOPIC_ARN    = module.alerts.alerts_topic_arn
+    AGENTOCORE_SYNC_BUDGET_S       = tostring(var.sync_budget_s)
     POWERTOOLS_METRICS_NAMESPACE   = "AgentoCore"
     TIKTOKEN_CACHE_DIR             = "/tmp/tiktoken"
   }, var.extra_environment)
@@ -74,26 +77,35 @@ locals {
     resources = [local.table_arn]
   }
 
+  # Timeouts on their own (no references): the dead-letter queues size their visibility from them.
+  timeouts = {
+    agent_executor          = 120
+    agent_executor_priority = 120
+    standard_worker         = 30
+    approval_worker         = 30
+    dlq_handler             = 60
+  }
+
   functions = {
     agent_executor = {
       source      = "agent_executor"
       description = "Runs the agent for every trigger (HTTP API, events, S3, SNS, schedules)"
       memory_mb   = 1024
-      timeout_s   = 120
+      timeout_s   = local.timeouts.agent_executor
       statements  = local.agent_statements
     }
     agent_executor_priority = {
       source      = "agent_executor"
       description = "agent_executor for priority=high invocations (own reserved concurrency)"
       memory_mb   = 1024
-      timeout_s   = 120
+      timeout_s   = local.timeouts.agent_executor_priority
       statements  = local.agent_statements
     }
     standard_worker = {
       source      = "standard_worker"
       description = "Performs actions: small refunds and approved ones"
       memory_mb   = 512
-      timeout_s   = 30
+      timeout_s   = local.timeouts.standard_worker
       statements = [
         local.worker_memory,
         {
@@ -107,7 +119,7 @@ locals {
       source      = "approval_worker"
       description = "High-value actions become pending approvals + SNS notices"
       memory_mb   = 512
-      timeout_s   = 30
+      timeout_s   = local.timeouts.approval_worker
       statements = [
         local.worker_memory,
         {
@@ -121,7 +133,7 @@ locals {
       source      = "dlq_handler"
       description = "Dead letters become failure records + SNS alerts"
       memory_mb   = 256
-      timeout_s   = 60
+      timeout_s   = local.timeouts.dlq_handler
       statements = [
         {
           sid       = "Memory"
@@ -136,7 +148,7 @@ locals {
         {
           sid       = "ConsumeDeadLetters"
           actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
-          resources = [for k in concat(local.target_dlqs, slice(local.function_dlqs, 0, 4)) : module.queues.arns[k]]
+          resources = [for k in local.drained_dlqs : module.queues.arns[k]]
         },
       ]
     }
@@ -236,8 +248,11 @@ module "memory_table" {
 module "queues" {
   source = "./modules/queues"
   prefix = local.prefix
-  queues = toset(concat(local.target_dlqs, local.function_dlqs))
-  tags   = local.tags
+  queues = toset(local.drained_dlqs)
+  # AWS refuses an SQS event source mapping whose visibility timeout is below the function's
+  # timeout; 6x is its recommendation.
+  visibility_timeout_seconds = 6 * local.timeouts.dlq_handler
+  tags                       = local.tags
 }
 
 module "alerts" {
@@ -271,22 +286,24 @@ module "functions" {
   environment           = local.environment
   statements            = each.value.statements
   kms_key_arn           = module.kms.key_arn
-  dead_letter_queue_arn = module.queues.arns["fn_${each.key}"]
+  dead_letter_queue_arn = each.key == "dlq_handler" ? module.queues.terminal_arn : module.queues.arns["fn_${each.key}"]
   async                 = each.key != "dlq_handler"
   log_retention_days    = var.log_retention_days
   tags                  = local.tags
 }
 
 module "event_bus" {
-  source = "./modules/event_bus"
-  name   = "${local.prefix}-bus"
-  rules  = local.rules
-  tags   = local.tags
+  source      = "./modules/event_bus"
+  name        = "${local.prefix}-bus"
+  kms_key_arn = module.kms.key_arn
+  dlq_arn     = module.queues.arns["bus"]
+  rules       = local.rules
+  tags        = local.tags
 }
 
 # dlq_handler drains every dead-letter queue (partial batch failures reported per message).
 resource "aws_lambda_event_source_mapping" "dead_letters" {
-  for_each                = toset(concat(local.target_dlqs, slice(local.function_dlqs, 0, 4)))
+  for_each                = toset(local.drained_dlqs)
   event_source_arn        = module.queues.arns[each.key]
   function_name           = module.functions["dlq_handler"].arn
   batch_size              = 10
@@ -327,7 +344,7 @@ module "dashboard" {
   source           = "./modules/dashboard"
   name             = local.prefix
   function_names   = [for f in module.functions : f.name]
-  dlq_names        = [for k in concat(local.target_dlqs, local.function_dlqs) : module.queues.names[k]]
+  dlq_names        = values(module.queues.names) # the terminal queue included
   alerts_topic_arn = module.alerts.alerts_topic_arn
   tags             = local.tags
 }

@@ -1,3 +1,18 @@
+variable "workspace" {
+  description = "The workspace this variables file is for; must equal `terraform workspace show`."
+  type        = string
+}
+
+variable "allowed_account_ids" {
+  description = "AWS accounts this workspace may touch (the provider refuses others). Required in production."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for a in var.allowed_account_ids : can(regex("^[0-9]{12}$", a))])
+    error_message = "allowed_account_ids are 12-digit AWS account ids."
+  }
+}
+
 variable "region" {
   description = "AWS region."
   type        = string
@@ -5,15 +20,23 @@ variable "region" {
 }
 
 variable "architecture" {
-  description = "Lambda architecture (the layer zip must be built for it)."
+  description = "Lambda architecture; `make build` must have built the zips for it (dist/build.json)."
   type        = string
   default     = "arm64"
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
 }
 
 variable "runtime" {
-  description = "Lambda runtime."
+  description = "Lambda runtime; `make build` must have built the zips for it (dist/build.json)."
   type        = string
   default     = "python3.12"
+  validation {
+    condition     = can(regex("^python3\\.(1[1-9])$", var.runtime))
+    error_message = "runtime must be a Lambda Python runtime, python3.11 or newer."
+  }
 }
 
 variable "dist_dir" {
@@ -108,6 +131,16 @@ variable "production" {
   description = "Production safeguards: table deletion protection, no force-destroy of the inbox."
   type        = bool
   default     = false
+}
+
+variable "sync_budget_s" {
+  description = "Seconds a synchronous HTTP run may take before it continues asynchronously (202); below the HTTP API's 30 s limit."
+  type        = number
+  default     = 25
+  validation {
+    condition     = var.sync_budget_s > 0 && var.sync_budget_s <= 28
+    error_message = "sync_budget_s must be 1..28: the HTTP API answers 503 after 30 s."
+  }
 }
 
 variable "extra_environment" {

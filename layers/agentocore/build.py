@@ -1,15 +1,25 @@
 """Build the Lambda artifacts: the agentocore layer zip and one zip per function.
 
-    python layers/agentocore/build.py [--arch arm64|x86_64] [--python 3.12] [--out dist]
+    python layers/agentocore/build.py --workspace prod      # what workspaces/prod.tfvars declares
+    python layers/agentocore/build.py --host                # this machine (the local emulator)
+    python layers/agentocore/build.py --arch arm64 --python 3.12 [--out dist]
 
 The layer holds ``python/agentocore`` plus the pinned requirements, installed for the target
-platform (manylinux wheels only, no compiling). Zips are deterministic (sorted entries, fixed
-timestamps), so an unchanged build keeps Terraform's ``source_code_hash``.
+platform with pip's ``--platform``/``--python-version``/``--only-binary`` (manylinux wheels
+only, no compiling). Zips are deterministic (sorted entries, fixed timestamps), so an unchanged
+build keeps Terraform's ``source_code_hash``. ``build.json`` next to the zips records the target
+and each zip's hash; Terraform (guards.tf) refuses to deploy zips built for another runtime or
+architecture than the workspace declares.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import json
+import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +35,52 @@ FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 MANYLINUX = ("manylinux_2_34", "manylinux_2_28", "manylinux_2_17", "manylinux2014")
 PLATFORMS = {"arm64": "aarch64", "x86_64": "x86_64"}
 SKIP_DIRS = {"__pycache__", "tests", ".pytest_cache"}
+MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
+# variables.tf's defaults: what a workspace file that says nothing deploys.
+DEFAULT_TARGET = ("arm64", "3.12")
+
+
+def host_target() -> tuple[str, str]:
+    """(Lambda architecture, Python version) of this machine."""
+    machine = platform.machine().lower()
+    if machine not in MACHINES:
+        sys.exit(f"no Lambda architecture for this machine ({machine})")
+    return MACHINES[machine], f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def workspace_target(name: str) -> tuple[str, str]:
+    """(architecture, Python version) that terraform/workspaces/<name>.tfvars declares."""
+    path = ROOT / "terraform" / "workspaces" / f"{name}.tfvars"
+    if not path.is_file():
+        sys.exit(f"no workspace file {path}")
+    text = path.read_text()
+
+    def setting(key: str, default: str) -> str:
+        found = re.search(rf'^\s*{key}\s*=\s*"([^"]*)"', text, re.MULTILINE)
+        return found.group(1) if found else default
+
+    arch = setting("architecture", DEFAULT_TARGET[0])
+    runtime = setting("runtime", f"python{DEFAULT_TARGET[1]}")
+    if not runtime.startswith("python"):
+        sys.exit(f"{path}: runtime {runtime!r} is not a Python runtime")
+    return arch, runtime.removeprefix("python")
+
+
+def base64sha256(path: Path) -> str:
+    """Terraform's ``filebase64sha256``."""
+    return base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()
+
+
+def write_manifest(out: Path, arch: str, python: str, zips: list[Path]) -> Path:
+    """``build.json``: the target every zip was built for, and each zip's hash."""
+    manifest = {
+        "architecture": arch,
+        "runtime": f"python{python}",
+        "artifacts": {z.relative_to(out).as_posix(): base64sha256(z) for z in sorted(zips)},
+    }
+    path = out / "build.json"
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return path
 
 
 def _files(root: Path) -> list[Path]:
@@ -79,27 +135,39 @@ def build_functions(out: Path) -> dict[str, tuple[int, int]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arch", choices=sorted(PLATFORMS), default="arm64")
-    parser.add_argument("--python", default="3.12", help="Lambda runtime's Python version")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--workspace", help="build for what this workspace's tfvars declare")
+    target.add_argument("--host", action="store_true", help="build for this machine")
+    parser.add_argument("--arch", choices=sorted(PLATFORMS))
+    parser.add_argument("--python", help="Lambda runtime's Python version, e.g. 3.12")
     parser.add_argument("--out", type=Path, default=ROOT / "dist")
-    parser.add_argument("--functions-only", action="store_true")
     args = parser.parse_args()
+    if args.workspace:
+        arch, python = workspace_target(args.workspace)
+    elif args.host:
+        arch, python = host_target()
+    else:
+        arch, python = DEFAULT_TARGET
+    arch, python = args.arch or arch, args.python or python
+    if not re.fullmatch(r"3\.1[1-9]", python):
+        sys.exit(f"--python {python}: Lambda's Python runtimes are 3.11 and newer")
 
+    (args.out / "build.json").unlink(missing_ok=True)  # a failed build leaves no manifest
     functions = build_functions(args.out)
     largest_fn = max(unzipped for _, unzipped in functions.values())
     for name, (zipped, unzipped) in functions.items():
         print(f"function {name:<18} {zipped / 1024:8.1f} KiB zipped {unzipped / 1024:8.1f} KiB")
-    if args.functions_only:
-        return
-    zipped, unzipped = build_layer(args.arch, args.python, args.out)
+    zipped, unzipped = build_layer(arch, python, args.out)
     print(
-        f"layer ({args.arch}, python {args.python}) {zipped / 2**20:.1f} MiB zipped, "
+        f"layer ({arch}, python {python}) {zipped / 2**20:.1f} MiB zipped, "
         f"{unzipped / 2**20:.1f} MiB unzipped"
     )
     total = unzipped + largest_fn
     if total > LAMBDA_UNZIPPED_LIMIT:
         sys.exit(f"layer + function = {total / 2**20:.1f} MiB exceeds Lambda's 250 MiB limit")
-    (args.out / "BUILD").write_text(f"arch={args.arch} python={args.python}\n")
+    zips = [args.out / "agentocore-layer.zip"]
+    zips += [args.out / "functions" / f"{name}.zip" for name in functions]
+    print(f"manifest {write_manifest(args.out, arch, python, zips)}: python{python} on {arch}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 # Workspace "dev": a shared development account.
-region             = "us-east-1"
-architecture       = "arm64"
-jwt_issuer         = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE"
-jwt_audience       = ["agentocore-dev-client"]
-log_retention_days = 14
-schedule_enabled   = false
+workspace           = "dev"
+allowed_account_ids = [] # set the dev account id, e.g. ["111111111111"], to refuse any other
+region              = "us-east-1"
+architecture        = "arm64"
+runtime             = "python3.12"
+jwt_issuer          = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_EXAMPLE"
+jwt_audience        = ["agentocore-dev-client"]
+log_retention_days  = 14
+schedule_enabled    = false

@@ -1,6 +1,11 @@
 # Workspace "local": the local AWS emulator (make deploy-local).
+workspace = "local"
+# The emulator's accounts (moto: 123456789012, LocalStack: 000000000000): these settings can
+# never be applied to a real account by mistake.
+allowed_account_ids = ["123456789012", "000000000000"]
+# runtime/architecture: the host's (passed by localstack/terraform_apply_test.py), since the
+# emulator runs the functions with this machine's Python.
 region               = "us-east-1"
-architecture         = "x86_64"
 jwt_issuer           = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_local"
 jwt_audience         = ["agentocore-local"]
 log_retention_days   = 7

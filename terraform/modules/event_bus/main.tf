@@ -1,10 +1,17 @@
 # The custom bus, its archive, and content-based rules -> Lambda targets with retry policies
 # and a dead-letter queue per target.
 resource "aws_cloudwatch_event_bus" "this" {
-  name = var.name
+  name               = var.name
+  kms_key_identifier = var.kms_key_arn
+  # Events EventBridge cannot deliver for bus-level reasons (e.g. the key is unusable).
+  dead_letter_config {
+    arn = var.dlq_arn
+  }
   tags = var.tags
 }
 
+# The archive uses an AWS owned key: provider 5.x has no kms_key_identifier for archives (6.x
+# adds it; set it there to the bus key).
 resource "aws_cloudwatch_event_archive" "this" {
   name             = var.name
   event_source_arn = aws_cloudwatch_event_bus.this.arn

@@ -3,6 +3,16 @@ variable "name" {
   type        = string
 }
 
+variable "kms_key_arn" {
+  description = "Customer managed key that encrypts events on the bus."
+  type        = string
+}
+
+variable "dlq_arn" {
+  description = "The bus's own dead-letter queue."
+  type        = string
+}
+
 variable "rules" {
   description = "Rule key -> event pattern (JSON), target function and its dead-letter queue."
   type = map(object({

@@ -41,9 +41,13 @@ variable "throttle_burst" {
 }
 
 variable "integration_timeout_ms" {
-  description = "Integration timeout (max 30000)."
+  description = "Integration timeout: API Gateway's HTTP API allows 50..30000 ms."
   type        = number
   default     = 30000
+  validation {
+    condition     = var.integration_timeout_ms >= 50 && var.integration_timeout_ms <= 30000
+    error_message = "An HTTP API integration timeout must be 50..30000 ms."
+  }
 }
 
 variable "log_retention_days" {

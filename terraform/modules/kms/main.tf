@@ -5,7 +5,10 @@ data "aws_region" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  account_root = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
+  account      = data.aws_caller_identity.current.account_id
+  region       = data.aws_region.current.name
+  partition    = data.aws_partition.current.partition
+  account_root = "arn:${local.partition}:iam::${local.account}:root"
 }
 
 data "aws_iam_policy_document" "key" {
@@ -21,19 +24,39 @@ data "aws_iam_policy_document" "key" {
       identifiers = [local.account_root]
     }
   }
+  # CloudWatch Logs: only for log groups of this account (its documented condition key).
   statement {
-    sid       = "ServicesEncrypt"
+    sid       = "CloudWatchLogs"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*", "kms:Encrypt", "kms:ReEncrypt*", "kms:DescribeKey"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${local.region}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${local.partition}:logs:${local.region}:${local.account}:log-group:*"]
+    }
+  }
+  # Alarms publishing to the encrypted topics, the encrypted event bus, SNS itself: each only
+  # on behalf of this account (confused-deputy protection).
+  statement {
+    sid       = "ServicesOfThisAccount"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"]
     resources = ["*"]
     principals {
       type = "Service"
       identifiers = [
-        "logs.${data.aws_region.current.name}.amazonaws.com",
         "cloudwatch.amazonaws.com",
         "events.amazonaws.com",
         "sns.amazonaws.com",
-        "sqs.amazonaws.com",
       ]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account]
     }
   }
 }

@@ -16,6 +16,32 @@ resource "aws_s3_bucket_public_access_block" "inbox" {
   restrict_public_buckets = true
 }
 
+# TLS only: any request over plain HTTP is denied, whoever makes it.
+data "aws_iam_policy_document" "inbox" {
+  statement {
+    sid       = "DenyInsecureTransport"
+    effect    = "Deny"
+    actions   = ["s3:*"]
+    resources = [aws_s3_bucket.inbox.arn, "${aws_s3_bucket.inbox.arn}/*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "inbox" {
+  bucket = aws_s3_bucket.inbox.id
+  policy = data.aws_iam_policy_document.inbox.json
+  # A Deny-only policy is not public, but S3 checks the public access block first.
+  depends_on = [aws_s3_bucket_public_access_block.inbox]
+}
+
 resource "aws_s3_bucket_versioning" "inbox" {
   bucket = aws_s3_bucket.inbox.id
   versioning_configuration {

@@ -94,6 +94,9 @@ def apply_hooks() -> None:
     patch_sqs()
     patch_lambda_config()
     import lambda_executor
+    import s3_bucket_policy
+
+    s3_bucket_policy.install()
 
     lambda_executor.install(endpoint())
 

@@ -37,7 +37,10 @@ def test_functions_are_configured(aws, outputs):
             config["Environment"]["Variables"]["AGENTOCORE_EVENT_BUS_NAME"]
             == outputs["event_bus_name"]
         )
-        assert config["DeadLetterConfig"]["TargetArn"].endswith(f"fn_{role}-dlq")
+        # dlq_handler's own failures go to the terminal queue (nobody drains it; it alarms)
+        own = "unprocessable-dlq" if role == "dlq_handler" else f"fn_{role}-dlq"
+        assert config["DeadLetterConfig"]["TargetArn"].endswith(own)
+        assert 1 <= config["Timeout"] <= 900 and 128 <= config["MemorySize"] <= 10240
 
 
 def test_bus_rules_queues_and_topics_exist(aws, outputs):
@@ -47,11 +50,27 @@ def test_bus_rules_queues_and_topics_exist(aws, outputs):
     assert len([n for n in names if not n.startswith("Events-Archive-")]) == 6
     assert f"Events-Archive-{outputs['event_bus_name']}" in names  # the archive's own rule
     sqs = aws("sqs")
-    for url in outputs["dead_letter_queue_urls"].values():
+    handler = aws("lambda").get_function_configuration(
+        FunctionName=outputs["function_names"]["dlq_handler"]
+    )
+    urls = dict(outputs["dead_letter_queue_urls"])
+    terminal = urls.pop("unprocessable")
+    terminal_arn = sqs.get_queue_attributes(QueueUrl=terminal, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    for url in urls.values():
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         assert attrs["SqsManagedSseEnabled"] == "true"
         assert json.loads(attrs["RedriveAllowPolicy"]) == {"redrivePermission": "denyAll"}
         assert "events.amazonaws.com" in attrs["Policy"]
+        # drained by dlq_handler: visibility >= 6x its timeout, then the terminal queue
+        assert int(attrs["VisibilityTimeout"]) >= 6 * handler["Timeout"]
+        redrive = json.loads(attrs["RedrivePolicy"])
+        assert redrive["deadLetterTargetArn"] == terminal_arn
+        assert 1 <= int(redrive["maxReceiveCount"]) <= 1000
+    attrs = sqs.get_queue_attributes(QueueUrl=terminal, AttributeNames=["All"])["Attributes"]
+    assert "RedrivePolicy" not in attrs  # terminal: kept 14 days, alarmed, read by a human
+    assert attrs["MessageRetentionPeriod"] == "1209600"
     sns = aws("sns")
     for arn in (outputs["alerts_topic_arn"], outputs["approvals_topic_arn"]):
         assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["KmsMasterKeyId"]
@@ -84,3 +103,13 @@ def test_alarms_go_to_the_alerts_topic(aws, outputs):
     alarms = aws("cloudwatch").describe_alarms(AlarmNamePrefix="agentocore-")["MetricAlarms"]
     assert len(alarms) >= 5 * 2 + 12
     assert {a["AlarmActions"][0] for a in alarms} == {outputs["alerts_topic_arn"]}
+
+
+def test_inbox_is_tls_only_and_the_bus_uses_the_key(aws, outputs):
+    policy = json.loads(aws("s3").get_bucket_policy(Bucket=outputs["inbox_bucket"])["Policy"])
+    deny = next(s for s in policy["Statement"] if s["Effect"] == "Deny")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Principal"] == "*" and deny["Action"] == "s3:*"
+    bus = aws("events").describe_event_bus(Name=outputs["event_bus_name"])
+    key = aws("kms").describe_key(KeyId=bus["KmsKeyIdentifier"])["KeyMetadata"]
+    assert key["KeyManager"] == "CUSTOMER" and key["KeyState"] == "Enabled"

@@ -81,8 +81,8 @@ def test_every_dead_letter_queue_is_drained_and_alarmed(resources, outputs):
     drained = {m["values"]["event_source_arn"].rsplit(":", 1)[-1] for m in mappings}
     queues = {q["values"]["name"] for q in by_type(resources, "aws_sqs_queue")}
     prefix = outputs["function_names"]["dlq_handler"].removesuffix("-dlq-handler")
-    own = f"{prefix}-fn_dlq_handler-dlq"
-    assert drained == queues - {own}
+    terminal = f"{prefix}-unprocessable-dlq"
+    assert drained == queues - {terminal}
     for m in mappings:
         assert m["values"]["function_name"].endswith(outputs["function_names"]["dlq_handler"])
         assert m["values"]["function_response_types"] == ["ReportBatchItemFailures"]
@@ -93,7 +93,13 @@ def test_every_dead_letter_queue_is_drained_and_alarmed(resources, outputs):
     assert queues <= alarmed
     for q in by_type(resources, "aws_sqs_queue"):
         assert q["values"]["sqs_managed_sse_enabled"] is True
+        if q["values"]["name"] == terminal:  # every drained queue redrives here
+            assert json.loads(q["values"]["redrive_allow_policy"]) == {
+                "redrivePermission": "allowAll"
+            }
+            continue
         assert json.loads(q["values"]["redrive_allow_policy"]) == {"redrivePermission": "denyAll"}
+        assert json.loads(q["values"]["redrive_policy"])["deadLetterTargetArn"].endswith(terminal)
 
 
 def policies(resources):
@@ -129,7 +135,8 @@ def test_each_function_policy_names_only_its_own_resources(resources, outputs):
         name = outputs["function_names"][role]
         log_group = by_address[f'module.functions["{role}"].aws_cloudwatch_log_group.this']["arn"]
         prefix = name[: -len(role) - 1]
-        allowed = {f"{log_group}:*", key, queues[f"{prefix}-fn_{role}-dlq"]}
+        own_dlq = "unprocessable" if role == "dlq_handler" else f"fn_{role}"
+        allowed = {f"{log_group}:*", key, queues[f"{prefix}-{own_dlq}-dlq"]}
         if role.startswith("agent_executor"):
             allowed |= {
                 table,
@@ -149,7 +156,7 @@ def test_each_function_policy_names_only_its_own_resources(resources, outputs):
             allowed |= {table, topics["approvals"]}
         elif role == "dlq_handler":
             allowed |= {table, topics["alerts"]}
-            allowed |= {arn for q, arn in queues.items() if not q.endswith("fn_dlq_handler-dlq")}
+            allowed |= set(queues.values())
         for st in statements:
             for resource in as_list(st["Resource"]):
                 if resource == "*":

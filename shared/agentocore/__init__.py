@@ -7,7 +7,12 @@ clients are injected or built lazily on first use.
 from agentocore.agent import Agent, AgentResult, ToolCallRecord
 from agentocore.budget import Budget, PricingTable, Spent, Usage
 from agentocore.config import Settings
-from agentocore.memory import ConversationMemory, ConversationNotFound, TurnConflict
+from agentocore.memory import (
+    ConversationBusy,
+    ConversationMemory,
+    ConversationNotFound,
+    TurnConflict,
+)
 from agentocore.memory.compaction import ModelSummarizer
 from agentocore.models import BedrockConverse, ScriptedModel, create_model, register_provider
 from agentocore.session import ConversationRunner, TurnOutcome
@@ -20,6 +25,7 @@ __all__ = [
     "AgentResult",
     "BedrockConverse",
     "Budget",
+    "ConversationBusy",
     "ConversationMemory",
     "ConversationNotFound",
     "ConversationRunner",

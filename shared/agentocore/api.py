@@ -7,9 +7,10 @@ import base64
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,7 +21,12 @@ from agentocore.budget.guard import Budget, over_budget
 from agentocore.budget.usage import Usage
 from agentocore.events.contracts import AgentInvocationRequested, ToolCallReport, UsageReport
 from agentocore.events.publisher import PublishError
-from agentocore.memory.store import ConversationNotFound, TurnConflict
+from agentocore.memory.store import (
+    Continuation,
+    ConversationBusy,
+    ConversationNotFound,
+    TurnConflict,
+)
 from agentocore.runtime import Runtime, UnknownAgent
 from agentocore.session import TurnOutcome
 from agentocore.validation import summary
@@ -34,14 +40,17 @@ SUBJECT = re.compile(r"^[A-Za-z0-9@._:+-]{1,128}$")
 class ApiError(Exception):
     """An HTTP error with a JSON body ``{"error": {"code", "message"}}``."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.details = dict(details or {})
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message}}
+        return {"error": {"code": self.code, "message": self.message, **self.details}}
 
 
 @dataclass(frozen=True)
@@ -165,8 +174,50 @@ def turn_body(outcome: TurnOutcome) -> dict[str, Any]:
     }
 
 
+def result_url(conversation_id: str, turn: int | None) -> str:
+    """Where the turns of an exchange starting at ``turn`` are read."""
+    return f"/conversations/{conversation_id}?after={max((turn or 1) - 1, 0)}"
+
+
+def deferred_body(outcome: TurnOutcome, scheduled: bool) -> dict[str, Any]:
+    """The 202 body of a synchronous run deferred to its continuation: what happened so far."""
+    r = outcome.result
+    assert outcome.running is not None
+    return {
+        "conversation_id": outcome.conversation_id,
+        "invocation_id": outcome.running.invocation_id,
+        "status": "running",
+        "turn": outcome.first_turn,
+        "result_url": result_url(outcome.conversation_id, outcome.first_turn),
+        "scheduled": scheduled,
+        "iterations": r.iterations,
+        "tool_calls": [t.model_dump() for t in tool_call_reports(outcome)],
+        "usage": usage_report(outcome).model_dump(),
+        "actions": [
+            {"action_id": a.action_id, "type": a.type, "status": "requested"} for a in r.actions
+        ],
+    }
+
+
+def running_body(running: Continuation | None) -> dict[str, Any] | None:
+    if running is None:
+        return None
+    return {"invocation_id": running.invocation_id, "since": running.since}
+
+
+_PRIORITIES: dict[str, Literal["low", "normal", "high"]] = {p: p for p in ("low", "normal", "high")}
+
+
 class AgentApi:
-    """Every route of the HTTP API as a method returning ``(status, body)``."""
+    """Every route of the HTTP API as a method returning ``(status, body)``.
+
+    A synchronous run gets ``sync_budget_s``: a run that would exceed it is deferred after its
+    tool results (202 with the continuation's invocation id; the continuation runs from
+    ``AgentInvocationRequested(continuation=True)``). While a continuation is pending, new
+    messages get 409 ``conversation_busy``; one pending longer than ``running_stale_s`` (its
+    event lost, e.g. the publish failed) is published again by the next POST or GET on the
+    conversation (same invocation id: the executor runs it at most once).
+    """
 
     def __init__(
         self, runtime: Runtime, on_run: Callable[[AgentResult, str], None] | None = None
@@ -198,6 +249,8 @@ class AgentApi:
             raise ApiError(400, "unknown_agent", str(exc)) from exc
         if request.async_:
             return self._enqueue(identity, conversation_id, request)
+        budget_s = self.runtime.settings.sync_budget_s
+        deadline = runner.agent.clock() + budget_s if budget_s > 0 else None
         try:
             outcome = runner.send(
                 conversation_id,
@@ -205,9 +258,13 @@ class AgentApi:
                 user_id=identity.sub,
                 agent_id=request.agent_id,
                 metadata={"priority": request.priority, "trigger": "http"},
+                deadline=deadline,
+                priority=request.priority,
             )
         except ConversationNotFound as exc:
             raise ApiError(404, "not_found", f"conversation {conversation_id} not found") from exc
+        except ConversationBusy as exc:
+            raise self._busy(conversation_id, exc.running, identity.sub) from exc
         except TurnConflict as exc:
             raise ApiError(
                 409, "turn_conflict", "another request on this conversation kept winning; retry"
@@ -215,6 +272,9 @@ class AgentApi:
         result = outcome.result
         if self.on_run is not None:
             self.on_run(result, request.agent_id)
+        if outcome.running is not None:
+            scheduled = self._publish_continuation(conversation_id, outcome.running, identity.sub)
+            return 202, deferred_body(outcome, scheduled)
         if result.status == "budget_exceeded" and not outcome.saved:
             raise ApiError(429, "budget_exceeded", result.error or "budget exceeded")
         if result.status == "failed":
@@ -229,6 +289,8 @@ class AgentApi:
         meta = memory.get_meta(conversation_id)
         if meta.exists and meta.user_id not in (None, identity.sub):
             raise ApiError(404, "not_found", f"conversation {conversation_id} not found")
+        if meta.running is not None:
+            raise self._busy(conversation_id, meta.running, identity.sub)
         s = self.runtime.settings
         reason = over_budget(Budget(s.budget_max_tokens, s.budget_max_usd), meta.spent, Usage(), 0)
         if reason:
@@ -248,6 +310,65 @@ class AgentApi:
             raise ApiError(502, "publish_failed", str(exc)) from exc
         return 202, {"conversation_id": conversation_id, "invocation_id": invocation.invocation_id}
 
+    def _publish_continuation(
+        self, conversation_id: str, running: Continuation, user_id: str | None
+    ) -> bool:
+        """Publish the continuation of a deferred run (one retry); False when it could not be
+        published: the continuation stays pending and is published again once stale."""
+        event = AgentInvocationRequested(
+            invocation_id=running.invocation_id,
+            agent_id=running.agent_id,
+            conversation_id=conversation_id,
+            user_id=user_id,
+            priority=_PRIORITIES.get(running.priority, "normal"),
+            metadata={"trigger": "http-continuation"},
+            continuation=True,
+        )
+        for attempt in (1, 2):
+            try:
+                self.runtime.publisher.publish(event)
+                return True
+            except PublishError as exc:
+                log.warning(
+                    "publishing the continuation failed",
+                    extra={"attempt": attempt, "error": str(exc)},
+                )
+        log.error(
+            "continuation not published; it is published again once stale",
+            extra={"conversation_id": conversation_id, "invocation_id": running.invocation_id},
+        )
+        return False
+
+    def _recover_if_stale(
+        self, conversation_id: str, running: Continuation, user_id: str | None
+    ) -> Continuation:
+        """Publish a continuation pending for longer than ``running_stale_s`` again (its event
+        was lost, or its run died for good); its clock restarts, and only one concurrent
+        request does it. Returns the continuation as it now stands."""
+        stale_s = self.runtime.settings.running_stale_s
+        if running.age_s(time.time()) < stale_s:
+            return running
+        since = self.runtime.memory.reschedule_running(conversation_id, running)
+        if since is None:  # another request rescheduled it, or it just finished
+            return running
+        log.warning(
+            "stale continuation published again",
+            extra={"conversation_id": conversation_id, "invocation_id": running.invocation_id},
+        )
+        self._publish_continuation(conversation_id, running, user_id)
+        return replace(running, since=since)
+
+    def _busy(self, conversation_id: str, running: Continuation, user_id: str | None) -> ApiError:
+        running = self._recover_if_stale(conversation_id, running, user_id)
+        return ApiError(
+            409,
+            "conversation_busy",
+            f"the previous message on this conversation is still being answered (invocation "
+            f"{running.invocation_id}); poll GET /conversations/{conversation_id} and send "
+            "again when running_invocation is null",
+            {"invocation_id": running.invocation_id, "since": running.since},
+        )
+
     def get_conversation(
         self, identity: Identity, conversation_id: str, query: Mapping[str, str]
     ) -> tuple[int, dict[str, Any]]:
@@ -264,6 +385,9 @@ class AgentApi:
             meta = None
         if meta is None or not meta.exists:
             raise ApiError(404, "not_found", f"conversation {conversation_id} not found")
+        running = meta.running
+        if running is not None:
+            running = self._recover_if_stale(conversation_id, running, identity.sub)
         u = meta.usage
         return 200, {
             "conversation_id": conversation_id,
@@ -272,6 +396,7 @@ class AgentApi:
             "updated_at": meta.updated_at,
             "turn_count": meta.turn_count,
             "summary": meta.summary,
+            "running_invocation": running_body(running),
             "turns": [{"turn": t.number, "role": t.role, "content": t.content} for t in turns],
             "next_after": next_after,
             "usage": {

@@ -68,6 +68,24 @@ class Settings(BaseModel):
         5.0, ge=0, description="Per-conversation cost budget in USD; 0 = unlimited."
     )
     max_message_bytes: int = Field(16 * 1024, ge=1)
+    sync_budget_s: float = Field(
+        25.0,
+        ge=0,
+        description="HTTP (synchronous) runs: seconds a run may take before it is deferred to an "
+        "event-driven continuation (API Gateway's integration limit is 30 s); 0 = unlimited.",
+    )
+    sync_reserve_s: float = Field(
+        8.0,
+        ge=0,
+        description="Least time that must be left before another model call of a synchronous "
+        "run (the longest step seen in the run counts when longer).",
+    )
+    running_stale_s: float = Field(
+        900.0,
+        gt=0,
+        description="A pending continuation older than this is scheduled again by the next "
+        "request on its conversation (longer than the Lambda timeout).",
+    )
     agents: dict[str, AgentConfig] = Field(
         default_factory=dict, description="Per agent_id tool sets and prompts (JSON)."
     )

@@ -6,18 +6,34 @@ This is what every trigger (API, EventBridge, S3, SNS, schedule) calls; handlers
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 
 from agentocore.agent.loop import Agent, Summarizer
 from agentocore.agent.result import AgentResult
 from agentocore.budget import tokens
 from agentocore.budget.guard import Budget
-from agentocore.memory.store import ConversationMemory, TurnConflict, Window
-from agentocore.memory.window import StoredTurn, split_for_compaction
+from agentocore.memory.store import (
+    Continuation,
+    ConversationBusy,
+    ConversationMemory,
+    TurnConflict,
+    Window,
+)
+from agentocore.memory.window import (
+    StoredTurn,
+    ends_with_tool_results,
+    is_user_text,
+    split_for_compaction,
+)
 from agentocore.tools.registry import ToolContext
-from agentocore.types import ContentBlock
+from agentocore.types import ContentBlock, Message
 
 log = logging.getLogger(__name__)
+
+
+def _failure_message(error: str) -> Message:
+    return {"role": "assistant", "content": [{"text": f"[failed: {error}]"}]}
 
 
 @dataclass(frozen=True)
@@ -31,6 +47,16 @@ class TurnOutcome:
     turn_count: int
     compacted: bool = False
     conflicts: int = 0
+    #: The turn of the user message that started this exchange (``first_turn`` for ``send``;
+    #: earlier for a continuation).
+    exchange_turn: int | None = None
+    #: A deferred run's continuation, pending on the conversation (``result.status ==
+    #: "deferred"``): publish ``AgentInvocationRequested(continuation=True)`` for it.
+    running: Continuation | None = None
+
+    @property
+    def deferred(self) -> bool:
+        return self.running is not None
 
 
 class ConversationRunner:
@@ -39,6 +65,12 @@ class ConversationRunner:
     ``send`` costs two DynamoDB requests to load (META + window Query; the budget check reads
     the same META item) and one TransactWriteItems to save; a concurrent writer makes the save
     fail cleanly, and it is retried at the new position up to ``conflict_retries`` times.
+
+    With a ``deadline`` a run may stop as ``deferred`` after tool results: its messages are
+    saved in the same one transaction, which also marks the continuation pending on META;
+    :meth:`resume` (the continuation's invocation) runs the rest and clears the mark in its
+    own one transaction. While a continuation is pending, ``send`` raises
+    :class:`ConversationBusy`.
     """
 
     def __init__(
@@ -65,10 +97,16 @@ class ConversationRunner:
         agent_id: str | None = None,
         metadata: dict[str, str] | None = None,
         budget: Budget | None = None,
+        deadline: float | None = None,
+        priority: str = "normal",
     ) -> TurnOutcome:
-        """Run one user message; raises ConversationNotFound (another user's conversation) or
-        TurnConflict (still conflicting after the retries)."""
+        """Run one user message; raises ConversationNotFound (another user's conversation),
+        ConversationBusy (a continuation is pending) or TurnConflict (still conflicting after
+        the retries). ``deadline`` (the agent's clock): see :meth:`Agent.run`; ``priority``
+        goes with a deferred run's continuation."""
         window = self.memory.load(conversation_id, user_id=user_id)
+        if window.meta.running is not None:
+            raise ConversationBusy(conversation_id, window.meta.running)
         ctx = ToolContext(
             conversation_id=conversation_id,
             user_id=user_id,
@@ -82,17 +120,20 @@ class ConversationRunner:
             context=ctx,
             budget=budget,
             spent=window.meta.spent,
+            deadline=deadline,
         )
         if not result.messages:
             return TurnOutcome(conversation_id, result, False, None, window.meta.turn_count)
 
-        if result.compaction is not None:
-            covered = window.turns[: result.compaction.covered_messages]
-            if covered:
-                self.memory.save_summary(
-                    conversation_id, result.compaction.summary, upto=covered[-1].number
-                )
-
+        self._save_run_summary(window, result)
+        running = None
+        if result.status == "deferred":
+            running = Continuation(
+                invocation_id=str(uuid.uuid4()),
+                agent_id=agent_id or "default",
+                priority=priority,
+                iterations=result.iterations,
+            )
         expected = window.meta.turn_count
         conflicts = 0
         while True:
@@ -106,20 +147,196 @@ class ConversationRunner:
                     usage=result.usage,
                     cost_usd=result.cost_usd,
                     model_id=result.model_id,
+                    start_running=running,
                 )
                 break
             except TurnConflict:
                 conflicts += 1
+                meta = self.memory.get_meta(conversation_id)
+                if meta.running is not None:
+                    raise ConversationBusy(conversation_id, meta.running) from None
                 if conflicts > self.conflict_retries:
                     raise
-                expected = self.memory.get_meta(conversation_id).turn_count
+                expected = meta.turn_count
         first_turn = turn_count - len(result.messages) + 1
         compacted = False
-        if self.compact_after_save and conflicts == 0:
+        if (
+            running is None
+            and self.compact_after_save
+            and conflicts == 0
+            and self._time_left(deadline)
+        ):
             compacted = self._compact_if_needed(window, result, first_turn)
         return TurnOutcome(
-            conversation_id, result, True, first_turn, turn_count, compacted, conflicts
+            conversation_id,
+            result,
+            True,
+            first_turn,
+            turn_count,
+            compacted,
+            conflicts,
+            exchange_turn=first_turn,
+            running=running,
         )
+
+    def resume(
+        self,
+        conversation_id: str,
+        invocation_id: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        metadata: dict[str, str] | None = None,
+        budget: Budget | None = None,
+    ) -> TurnOutcome | None:
+        """Continue the deferred run whose continuation ``invocation_id`` is pending: load the
+        window ending with its toolResults, run the loop without a new user message, save the
+        rest and clear the mark in one transaction. None (nothing done) when ``invocation_id``
+        is not the pending continuation (already finished, redelivered, unknown). Whatever the
+        run's status, the stored history ends with an assistant message afterwards. Raises
+        ConversationNotFound for another user's conversation."""
+        window = self.memory.load(conversation_id, user_id=user_id, open_turn=True)
+        meta = window.meta
+        running = meta.running
+        if running is None or running.invocation_id != invocation_id:
+            log.info(
+                "no such continuation pending; nothing to do",
+                extra={"conversation_id": conversation_id, "invocation_id": invocation_id},
+            )
+            return None
+        exchange_turn = next((t.number for t in reversed(window.turns) if is_user_text(t)), None)
+        complete = bool(window.turns) and window.turns[-1].number == meta.turn_count
+        if not (complete and ends_with_tool_results(window.messages)):
+            return self._close_unresumable(window, running, user_id, exchange_turn)
+        ctx = ToolContext(
+            conversation_id=conversation_id,
+            user_id=user_id or meta.user_id,
+            agent_id=agent_id or running.agent_id,
+            metadata=metadata or {},
+        )
+        result = self.agent.resume(
+            history=window.messages,
+            summary=window.summary,
+            context=ctx,
+            budget=budget,
+            spent=meta.spent,
+            iterations_used=running.iterations,
+        )
+        self._save_run_summary(window, result)
+        turn_count = self._finish(window, result, running, user_id)
+        if turn_count is None:
+            return None
+        first_turn = turn_count - len(result.messages) + 1
+        compacted = self.compact_after_save and self._compact_if_needed(window, result, first_turn)
+        return TurnOutcome(
+            conversation_id,
+            result,
+            True,
+            first_turn,
+            turn_count,
+            compacted,
+            exchange_turn=exchange_turn,
+        )
+
+    def _finish(
+        self, window: Window, result: AgentResult, running: Continuation, user_id: str | None
+    ) -> int | None:
+        """Save a continuation's messages and clear its mark (one transaction); None when the
+        mark is gone (another delivery finished it)."""
+        conversation_id = window.meta.conversation_id
+        expected = window.meta.turn_count
+        attempts = 0
+        while True:
+            try:
+                return self.memory.append(
+                    conversation_id,
+                    result.messages,
+                    expected_turn_count=expected,
+                    user_id=user_id,
+                    usage=result.usage,
+                    cost_usd=result.cost_usd,
+                    model_id=result.model_id,
+                    finish_running=running.invocation_id,
+                )
+            except TurnConflict:
+                attempts += 1
+                meta = self.memory.get_meta(conversation_id)
+                if meta.running is None or meta.running.invocation_id != running.invocation_id:
+                    log.warning(
+                        "continuation finished by another delivery; this run is not saved",
+                        extra={"invocation_id": running.invocation_id},
+                    )
+                    return None
+                # Still ours: only a transient conflict (e.g. a summary written meanwhile) can
+                # be retried; new turns behind a pending continuation are a bug.
+                if meta.turn_count != expected or attempts > self.conflict_retries:
+                    raise
+
+    def _close_unresumable(
+        self,
+        window: Window,
+        running: Continuation,
+        user_id: str | None,
+        exchange_turn: int | None,
+    ) -> TurnOutcome:
+        """The stored turns do not end with the deferred run's toolResults (e.g. expired, or a
+        window too small for the exchange): end the exchange with a failure notice and clear
+        the mark, so the conversation is usable again."""
+        meta = window.meta
+        error = "the deferred run could not be continued: its stored turns are incomplete"
+        log.error(error, extra={"conversation_id": meta.conversation_id})
+        ends_with_assistant = (
+            bool(window.turns)
+            and window.turns[-1].number == meta.turn_count
+            and window.turns[-1].role == "assistant"
+        )
+        messages = [] if ends_with_assistant else [_failure_message(error)]
+        result = AgentResult(
+            status="failed",
+            final_text="",
+            stop_reason=None,
+            iterations=0,
+            error=error,
+            model_id=self.agent.model.model_id,
+            messages=messages,
+        )
+        if not messages:
+            self.memory.clear_running(meta.conversation_id, running.invocation_id)
+            return TurnOutcome(
+                meta.conversation_id,
+                result,
+                True,
+                None,
+                meta.turn_count,
+                exchange_turn=exchange_turn,
+            )
+        turn_count = self._finish(window, result, running, user_id)
+        if turn_count is None:
+            return TurnOutcome(meta.conversation_id, result, False, None, meta.turn_count)
+        return TurnOutcome(
+            meta.conversation_id,
+            result,
+            True,
+            turn_count,
+            turn_count,
+            exchange_turn=exchange_turn,
+        )
+
+    def _save_run_summary(self, window: Window, result: AgentResult) -> None:
+        """Persist a summary the run made (context window exceeded) before its turns."""
+        if result.compaction is not None:
+            covered = window.turns[: result.compaction.covered_messages]
+            if covered:
+                self.memory.save_summary(
+                    window.meta.conversation_id, result.compaction.summary, upto=covered[-1].number
+                )
+
+    def _time_left(self, deadline: float | None) -> bool:
+        """Whether post-save work (a compaction's model call) still fits before ``deadline``;
+        when it does not, the next run compacts instead."""
+        if deadline is None:
+            return True
+        return deadline - self.agent.clock() >= self.agent.settings.sync_reserve_s
 
     def _compact_if_needed(self, window: Window, result: AgentResult, first_turn: int) -> bool:
         """Summarize older turns when the next window would exceed the token threshold or the

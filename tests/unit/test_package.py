@@ -44,6 +44,27 @@ def test_settings_from_environment():
     assert Settings.from_env({}, max_iterations=7).max_iterations == 7
 
 
+def test_sync_run_settings():
+    defaults = Settings.from_env({})
+    assert (defaults.sync_budget_s, defaults.sync_reserve_s, defaults.running_stale_s) == (
+        25.0,
+        8.0,
+        900.0,
+    )
+    s = Settings.from_env(
+        {
+            "AGENTOCORE_SYNC_BUDGET_S": "0",
+            "AGENTOCORE_SYNC_RESERVE_S": "5.5",
+            "AGENTOCORE_RUNNING_STALE_S": "600",
+        }
+    )
+    assert (s.sync_budget_s, s.sync_reserve_s, s.running_stale_s) == (0.0, 5.5, 600.0)
+    with pytest.raises(ConfigError, match="sync_budget_s"):
+        Settings.from_env({"AGENTOCORE_SYNC_BUDGET_S": "-1"})
+    with pytest.raises(ConfigError, match="running_stale_s"):
+        Settings.from_env({"AGENTOCORE_RUNNING_STALE_S": "0"})
+
+
 def test_invalid_settings_give_a_clear_error():
     with pytest.raises(ConfigError, match="max_iterations"):
         Settings.from_env({"AGENTOCORE_MAX_ITERATIONS": "1000"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from agentocore.agent import caching
@@ -14,6 +14,7 @@ from agentocore.budget.pricing import PricingTable
 from agentocore.budget.usage import Usage
 from agentocore.config import Settings
 from agentocore.events.actions import ActionRequest, ActionSink
+from agentocore.memory.window import ends_with_tool_results, is_user_text
 from agentocore.models.base import ContextWindowExceeded, ModelError, ModelProvider
 from agentocore.models.retry import Backoff
 from agentocore.tools.executor import ToolExecutor
@@ -58,11 +59,24 @@ def _user(text: str) -> Message:
 
 
 class _Run:
-    """Mutable state of one run."""
+    """Mutable state of one run.
 
-    def __init__(self, history: list[Message], first: Message) -> None:
+    ``history`` is what came before this exchange (compaction may summarize it), ``carried``
+    the exchange's messages already stored by a deferred run (a resumed run), ``new`` what this
+    run adds.
+    """
+
+    def __init__(
+        self,
+        history: list[Message],
+        new: list[Message],
+        carried: Sequence[Message] = (),
+        prior_iterations: int = 0,
+    ) -> None:
         self.history = history
-        self.new: list[Message] = [first]
+        self.carried = list(carried)
+        self.new: list[Message] = new
+        self.prior_iterations = prior_iterations
         self.usage = Usage()
         self.tool_calls: list[ToolCallRecord] = []
         self.actions: list[ActionRequest] = []
@@ -73,10 +87,20 @@ class _Run:
         self.compacted = False
         self.continuations = 0
         self.compaction: Compaction | None = None
+        self.after_tools = False  # the last message is toolResults this run produced
+        self.step_started: float | None = None
+        self.longest_step = 0.0  # seconds: one model call plus the tools it asked for
 
     @property
     def messages(self) -> list[Message]:
-        return self.history + self.new
+        return self.history + self.carried + self.new
+
+    @property
+    def last(self) -> Message | None:
+        for part in (self.new, self.carried, self.history):
+            if part:
+                return part[-1]
+        return None
 
 
 class Agent:
@@ -98,8 +122,11 @@ class Agent:
         summarizer: Summarizer | None = None,
         backoff: Backoff | None = None,
         refusal_text: str = SAFE_REFUSAL,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.model = model
+        #: Monotonic seconds; deadlines passed to :meth:`run` / :meth:`resume` use this clock.
+        self.clock = clock
         self.tools = tools or ToolRegistry()
         self.settings = settings or Settings()
         self.system_prompt = system_prompt or self.settings.system_prompt
@@ -153,14 +180,55 @@ class Agent:
         context: ToolContext | None = None,
         budget: Budget | None = None,
         spent: Spent | None = None,
+        deadline: float | None = None,
     ) -> AgentResult:
-        """Run the loop for one user message on top of ``history`` (a valid window)."""
-        started = time.perf_counter()
+        """Run the loop for one user message on top of ``history`` (a valid window).
+
+        ``deadline`` (:attr:`clock` seconds): before a model call that follows tool results,
+        if less than the reserve is left (``sync_reserve_s``, or the longest step of this run
+        when longer), the run stops as ``deferred``; its messages end with the user toolResult
+        message and :meth:`resume` continues it. Tools never run twice.
+        """
         content = [{"text": user_message}] if isinstance(user_message, str) else user_message
-        run = _Run(list(history), {"role": "user", "content": content})
+        run = _Run(list(history), [{"role": "user", "content": content}])
+        return self._loop(run, summary, context, budget, spent, deadline)
+
+    def resume(
+        self,
+        *,
+        history: Sequence[Message],
+        summary: str | None = None,
+        context: ToolContext | None = None,
+        budget: Budget | None = None,
+        spent: Spent | None = None,
+        deadline: float | None = None,
+        iterations_used: int = 0,
+    ) -> AgentResult:
+        """Continue a deferred run: ``history`` ends with the user toolResult message the
+        deferred run stored; no user message is added and no tool runs again. The result's
+        messages start with the assistant and end with it (whatever the status), so the stored
+        history is complete again. ``iterations_used``: model calls the deferred part made
+        (``max_iterations`` counts the whole exchange)."""
+        if not ends_with_tool_results(history):
+            raise ValueError("resume needs a history ending with a user toolResult message")
+        start = max((i for i, m in enumerate(history) if is_user_text(m)), default=0)
+        run = _Run(list(history[:start]), [], history[start:], prior_iterations=iterations_used)
+        return self._loop(run, summary, context, budget, spent, deadline)
+
+    def _loop(
+        self,
+        run: _Run,
+        summary: str | None,
+        context: ToolContext | None,
+        budget: Budget | None,
+        spent: Spent | None,
+        deadline: float | None,
+    ) -> AgentResult:
+        started = time.perf_counter()
         ctx = context or ToolContext()
         budget = budget or Budget(self.settings.budget_max_tokens, self.settings.budget_max_usd)
         spent = spent or Spent()
+        limit = self.settings.max_iterations - run.prior_iterations
 
         def finish(
             status: RunStatus,
@@ -171,10 +239,12 @@ class Agent:
             truncated: bool = False,
             flagged: bool = False,
         ) -> AgentResult:
-            # Store the run if the model answered or anything was spent (e.g. a compaction);
-            # stored history always ends with an assistant message.
-            store = bool(run.responses or run.usage.total_tokens)
-            if store and run.new[-1]["role"] == "user":
+            # Store the run if the model answered or anything was spent (e.g. a compaction), and
+            # always a resumed one; stored history ends with an assistant message, except for a
+            # deferred run, which ends with its toolResults until it is resumed.
+            store = bool(run.responses or run.usage.total_tokens or run.carried)
+            last = run.last
+            if store and status != "deferred" and last is not None and last["role"] == "user":
                 run.new.append(_assistant(text or f"[{status}]"))
             return AgentResult(
                 status=status,
@@ -194,11 +264,23 @@ class Agent:
                 compaction=run.compaction,
             )
 
-        while run.iterations < self.settings.max_iterations:
+        while run.iterations < limit:
             cost = self.pricing.cost(self.model.model_id, run.usage)
             reason = over_budget(budget, spent, run.usage, cost)
             if reason:
                 return finish("budget_exceeded", None, f"Stopped: {reason}.", error=reason)
+            now = self.clock()
+            if run.step_started is not None:
+                run.longest_step = max(run.longest_step, now - run.step_started)
+            if deadline is not None and run.after_tools:
+                reserve = max(self.settings.sync_reserve_s, run.longest_step)
+                if deadline - now < reserve:
+                    log.info(
+                        "run deferred",
+                        extra={"left_s": round(deadline - now, 3), "reserve_s": reserve},
+                    )
+                    return finish("deferred", None, "")
+            run.step_started = now
             run.iterations += 1
             try:
                 response = self._call(run, summary)
@@ -211,6 +293,7 @@ class Agent:
             except ModelError as exc:
                 log.error("model call failed", extra={"error": str(exc)})
                 return finish("failed", None, "", error=f"model call failed: {exc}")
+            run.after_tools = False
 
             stop = str(response.get("stopReason", ""))
             message = response.get("output", {}).get("message") or {}
@@ -262,7 +345,8 @@ class Agent:
         return finish(
             "max_iterations",
             None,
-            f"Stopped after {run.iterations} iterations without a final answer.",
+            f"Stopped after {run.iterations + run.prior_iterations} iterations without a final "
+            "answer.",
             error="max iterations reached",
         )
 
@@ -288,6 +372,7 @@ class Agent:
             )
             if o.action is not None:
                 run.actions.append(o.action)
+        run.after_tools = True
 
     def _compact(self, run: _Run, summary: str | None, why: str) -> str | tuple[str]:
         """Summarize the history once; the new summary, or ``(error,)`` when it cannot help."""

@@ -18,6 +18,7 @@ RunStatus = Literal[
     "max_iterations",  # the loop ran out of iterations without a final answer
     "budget_exceeded",  # the conversation's token or cost budget is used up
     "failed",  # model error after retries, repeated malformed output, unknown stop reason
+    "deferred",  # the deadline left no time for another model call: continue with Agent.resume
 ]
 
 
@@ -58,7 +59,8 @@ class AgentResult(BaseModel):
     messages: list[Message] = Field(
         default_factory=list,
         description="Messages this run added (user first, assistant last); empty when nothing "
-        "happened worth storing (e.g. budget exhausted before the first model call).",
+        "happened worth storing (e.g. budget exhausted before the first model call). A deferred "
+        "run's end with the user toolResult message; a resumed run's start with the assistant.",
     )
     actions: list[ActionRequest] = Field(default_factory=list)
     compaction: Compaction | None = None

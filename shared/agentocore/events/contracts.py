@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agentocore.validation import summary
 
@@ -41,7 +41,12 @@ class EventDetail(BaseModel):
 
 
 class AgentInvocationRequested(EventDetail):
-    """Run the agent on a conversation asynchronously."""
+    """Run the agent on a conversation asynchronously.
+
+    ``continuation=True`` (added within version 1): continue the deferred run whose pending
+    continuation on the conversation is ``invocation_id``; it has no user message. A normal
+    invocation requires one (a consumer from before the field rejects a continuation for its
+    empty message instead of running it as a new turn)."""
 
     SOURCE = "agentocore.agent"
     DETAIL_TYPE = "AgentInvocationRequested"
@@ -49,10 +54,19 @@ class AgentInvocationRequested(EventDetail):
     invocation_id: str = Field(min_length=1, max_length=128)
     agent_id: str = Field("default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     conversation_id: str = Field(pattern=CONVERSATION_ID)
-    user_message: str = Field(min_length=1)
+    user_message: str = ""
     user_id: str | None = None
     priority: Literal["low", "normal", "high"] = "normal"
     metadata: dict[str, str] = Field(default_factory=dict)
+    continuation: bool = False
+
+    @model_validator(mode="after")
+    def _message_matches_kind(self) -> AgentInvocationRequested:
+        if self.continuation and self.user_message:
+            raise ValueError("a continuation has no user_message")
+        if not self.continuation and not self.user_message:
+            raise ValueError("user_message is required (it may be empty only for a continuation)")
+        return self
 
 
 class UsageReport(BaseModel):
@@ -90,6 +104,11 @@ class AgentExecutionCompleted(EventDetail):
     usage: UsageReport = Field(default_factory=UsageReport)
     elapsed_ms: float = Field(description="Measured wall-clock time of the run.")
     error: str | None = None
+    continuation: bool = Field(
+        False,
+        description="The run continued a deferred one: usage, tool calls and iterations are "
+        "this part's; turn is the exchange's user message.",
+    )
 
 
 class RefundRequested(EventDetail):

@@ -1,6 +1,8 @@
 """DynamoDB conversation memory: windowed reads, conflict-safe writes, compaction."""
 
 from agentocore.memory.store import (
+    Continuation,
+    ConversationBusy,
     ConversationMemory,
     ConversationMeta,
     ConversationNotFound,
@@ -10,6 +12,8 @@ from agentocore.memory.store import (
 from agentocore.memory.window import StoredTurn
 
 __all__ = [
+    "Continuation",
+    "ConversationBusy",
     "ConversationMemory",
     "ConversationMeta",
     "ConversationNotFound",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from agentocore import ddb
@@ -49,6 +50,38 @@ class TurnConflict(MemoryStoreError):
 
 
 @dataclass(frozen=True)
+class Continuation:
+    """A deferred run's pending continuation, kept on META (``running_*`` attributes) from the
+    deferred save until the continuation's save. While it is set the stored history ends with
+    a user toolResult message and no other run may append."""
+
+    invocation_id: str
+    agent_id: str = "default"
+    priority: str = "normal"
+    iterations: int = 0
+    since: str | None = None
+
+    def age_s(self, now: float) -> float:
+        """Seconds since ``since`` (scheduled, or scheduled again); 0 when unknown."""
+        if not self.since:
+            return 0.0
+        return now - datetime.fromisoformat(self.since).timestamp()
+
+
+class ConversationBusy(MemoryStoreError):
+    """A deferred run's continuation is pending on this conversation: nothing may be appended
+    until it finishes (or is scheduled again when stale)."""
+
+    def __init__(self, conversation_id: str, running: Continuation) -> None:
+        super().__init__(
+            f"conversation {conversation_id} is busy: invocation {running.invocation_id} is "
+            "still running"
+        )
+        self.conversation_id = conversation_id
+        self.running = running
+
+
+@dataclass(frozen=True)
 class ConversationMeta:
     """The META item: owner, counters, running usage totals, current summary."""
 
@@ -66,6 +99,7 @@ class ConversationMeta:
     cost_usd: float = 0.0
     summary: str | None = None
     summary_upto: int = 0
+    running: Continuation | None = None
 
     @property
     def usage(self) -> Usage:
@@ -122,7 +156,27 @@ def _meta_from_item(conversation_id: str, item: dict[str, Any]) -> ConversationM
         cost_usd=ddb.get_float(item, "cost_usd"),
         summary=_str(item, "summary"),
         summary_upto=_int(item, "summary_upto"),
+        running=_running_from_item(item),
     )
+
+
+def _running_from_item(item: dict[str, Any]) -> Continuation | None:
+    invocation_id = _str(item, "running_invocation")
+    if invocation_id is None:
+        return None
+    return Continuation(
+        invocation_id=invocation_id,
+        agent_id=_str(item, "running_agent_id") or "default",
+        priority=_str(item, "running_priority") or "normal",
+        iterations=_int(item, "running_iterations"),
+        since=_str(item, "running_since"),
+    )
+
+
+#: META attributes of a pending continuation (removed together by the continuation's save).
+_RUNNING_ATTRS = (
+    "running_invocation, running_since, running_agent_id, running_priority, running_iterations"
+)
 
 
 #: ``ADD`` clause for usage totals; values from :func:`_usage_values`.
@@ -162,16 +216,19 @@ class ConversationMemory(ddb.TableStore):
             return ConversationMeta(conversation_id)
         return _meta_from_item(conversation_id, item)
 
-    def load(self, conversation_id: str, *, user_id: str | None = None) -> Window:
+    def load(
+        self, conversation_id: str, *, user_id: str | None = None, open_turn: bool = False
+    ) -> Window:
         """The window for the next run: META plus ONE Query for the newest unsummarized turns
-        (``ScanIndexForward=False``, ``Limit``), repaired to satisfy the window invariants."""
+        (``ScanIndexForward=False``, ``Limit``), repaired to satisfy the window invariants.
+        ``open_turn``: keep a trailing user toolResult message (a continuation's window)."""
         meta = self.get_meta(conversation_id)
         self._check_owner(meta, user_id)
         if meta.turn_count <= meta.summary_upto:
             return Window(meta, [], requests=1)
         items, requests = self._query_newest(conversation_id, meta.summary_upto, meta.turn_count)
         turns = [self._turn(item) for item in reversed(items)]
-        return Window(meta, repair(turns), requests=1 + requests)
+        return Window(meta, repair(turns, open_turn=open_turn), requests=1 + requests)
 
     def _query_newest(self, conversation_id: str, after: int, upto: int) -> tuple[list[Any], int]:
         kwargs: dict[str, Any] = {
@@ -272,10 +329,16 @@ class ConversationMemory(ddb.TableStore):
         usage: Usage | None = None,
         cost_usd: float = 0.0,
         model_id: str | None = None,
+        start_running: Continuation | None = None,
+        finish_running: str | None = None,
     ) -> int:
         """Store ``new_messages`` as turns ``expected+1..`` and add usage to the totals, in one
         transaction. Raises :class:`TurnConflict` if anyone else wrote first (nothing written),
-        :class:`ConversationNotFound` if the conversation belongs to another user."""
+        :class:`ConversationNotFound` if the conversation belongs to another user.
+
+        Requires that no continuation is pending, unless ``finish_running`` is the pending one's
+        invocation id (then it is cleared in the same transaction); ``start_running`` marks a
+        deferred run's continuation as pending (``since`` = now)."""
         count = len(new_messages)
         if not 0 < count < MAX_TRANSACTION_ITEMS:
             raise ValueError(f"can append 1..{MAX_TRANSACTION_ITEMS - 1} messages, got {count}")
@@ -337,6 +400,31 @@ class ConversationMemory(ddb.TableStore):
             values[":expected"] = _n(expected_turn_count)
         if user_id is not None:
             condition = f"({condition}) AND (attribute_not_exists(user_id) OR user_id = :uid)"
+        remove = ""
+        if finish_running is not None:
+            condition = f"({condition}) AND running_invocation = :rinv"
+            values[":rinv"] = _s(finish_running)
+            remove = f" REMOVE {_RUNNING_ATTRS}"
+        else:
+            condition = f"({condition}) AND attribute_not_exists(running_invocation)"
+        if start_running is not None:
+            if finish_running is not None:
+                raise ValueError("start_running and finish_running exclude each other")
+            sets += [
+                "running_invocation = :rinv",
+                "running_since = :now",
+                "running_agent_id = :ragent",
+                "running_priority = :rprio",
+                "running_iterations = :riter",
+            ]
+            values.update(
+                {
+                    ":rinv": _s(start_running.invocation_id),
+                    ":ragent": _s(start_running.agent_id),
+                    ":rprio": _s(start_running.priority),
+                    ":riter": _n(start_running.iterations),
+                }
+            )
         actions.append(
             {
                 "Update": {
@@ -344,6 +432,7 @@ class ConversationMemory(ddb.TableStore):
                     "Key": {"PK": pk, "SK": _s(META)},
                     "UpdateExpression": "SET "
                     + ", ".join(sets)
+                    + remove
                     + f" ADD turn_count :n, run_count :one, {_ADD_USAGE}",
                     "ConditionExpression": condition,
                     "ExpressionAttributeNames": {"#ttl": "ttl"},
@@ -353,6 +442,47 @@ class ConversationMemory(ddb.TableStore):
         )
         self._transact(actions, conversation_id, user_id)
         return expected_turn_count + count
+
+    def reschedule_running(self, conversation_id: str, running: Continuation) -> str | None:
+        """Restart a pending continuation's clock (``running_since`` = now) if it is still the
+        one given, with the ``since`` given; the new ``since``, or None when another request
+        won (or the continuation finished). Only the winner schedules it again."""
+        now_iso = _now_iso(self._clock())
+        values = {":inv": _s(running.invocation_id), ":now": _s(now_iso)}
+        condition = "running_invocation = :inv"
+        if running.since is not None:
+            condition += " AND running_since = :since"
+            values[":since"] = _s(running.since)
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"PK": _s(conv_pk(conversation_id)), "SK": _s(META)},
+                UpdateExpression="SET running_since = :now",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return None
+        return now_iso
+
+    def clear_running(self, conversation_id: str, invocation_id: str) -> bool:
+        """Remove the pending continuation ``invocation_id`` without appending turns (its
+        history already ends with an assistant message); False if it is not pending."""
+        now = self._clock()
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"PK": _s(conv_pk(conversation_id)), "SK": _s(META)},
+                UpdateExpression=f"SET updated_at = :now REMOVE {_RUNNING_ATTRS}",
+                ConditionExpression="running_invocation = :inv",
+                ExpressionAttributeValues={
+                    ":inv": _s(invocation_id),
+                    ":now": _s(_now_iso(now)),
+                },
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def save_summary(
         self,

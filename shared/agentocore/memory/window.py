@@ -45,12 +45,22 @@ def is_user_text(turn: StoredTurn | Message) -> bool:
     )
 
 
-def repair(turns: Sequence[StoredTurn]) -> list[StoredTurn]:
+def ends_with_tool_results(messages: Sequence[Message]) -> bool:
+    """True when the last message is a user message carrying toolResult blocks (a deferred run
+    waiting for its continuation)."""
+    if not messages:
+        return False
+    last = messages[-1]
+    return last["role"] == "user" and any("toolResult" in b for b in last["content"])
+
+
+def repair(turns: Sequence[StoredTurn], *, open_turn: bool = False) -> list[StoredTurn]:
     """A valid window from chronological turns.
 
     Drops leading turns until a user text turn; drops toolResult blocks without their toolUse
     in the message before, and toolUse blocks without a result in the message after; merges
-    adjacent messages of one role; drops a trailing user turn (it has no reply).
+    adjacent messages of one role; drops a trailing user turn (it has no reply) unless
+    ``open_turn`` and it carries toolResults (a deferred run's continuation loads it).
     """
     start = next((i for i, t in enumerate(turns) if is_user_text(t)), len(turns))
     out: list[StoredTurn] = []
@@ -90,8 +100,22 @@ def repair(turns: Sequence[StoredTurn]) -> list[StoredTurn]:
             )
         else:
             out.append(StoredTurn(turn.number, turn.role, content, turn.token_estimate))
+    popped = False
     while out and out[-1].role == "user":
+        if open_turn and ends_with_tool_results([out[-1].message]):
+            break
         out.pop()
+        popped = True
+    if popped and out and _tool_use_ids(out[-1].content):
+        # its results went with the dropped user turn (a run still waiting to be continued)
+        last = out[-1]
+        content = [b for b in last.content if "toolUse" not in b]
+        out[-1] = StoredTurn(
+            last.number,
+            last.role,
+            content or [{"text": "[tool call without result removed]"}],
+            last.token_estimate,
+        )
     return out
 
 

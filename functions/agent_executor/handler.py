@@ -2,6 +2,8 @@
 
 HTTP API (API Gateway v2), EventBridge ``AgentInvocationRequested``, S3 ``ObjectCreated``, SNS
 and schedules. The handler only parses, calls the core (``agentocore``) and shapes responses.
+HTTP runs get ``AGENTOCORE_SYNC_BUDGET_S`` (API Gateway answers 503 after 30 s); a longer one is
+deferred and continued from ``AgentInvocationRequested(continuation=True)`` on this function.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from agentocore.api import AgentApi, ApiError, Identity, tool_call_reports, usag
 from agentocore.events import AgentExecutionCompleted, AgentInvocationRequested, parse_event
 from agentocore.lambda_support import Idempotent, Singleton, record_run
 from agentocore.runtime import Runtime
+from agentocore.session import TurnOutcome
 from agentocore.triggers import (
     Invocation,
     S3MessageReader,
@@ -108,6 +111,18 @@ def run(invocation: Invocation, *, invocation_id: str) -> dict[str, Any]:
         agent_id=invocation.agent_id,
         metadata=invocation.metadata,
     )
+    return _completed(outcome, invocation, invocation_id=invocation_id, started=started)
+
+
+def _completed(
+    outcome: TurnOutcome,
+    invocation: Invocation,
+    *,
+    invocation_id: str,
+    started: float,
+    continuation: bool = False,
+) -> dict[str, Any]:
+    """Metrics and AgentExecutionCompleted for a finished run."""
     result = outcome.result
     _record(result, invocation.agent_id)
     completed = AgentExecutionCompleted(
@@ -119,23 +134,68 @@ def run(invocation: Invocation, *, invocation_id: str) -> dict[str, Any]:
         reply=result.final_text,
         stop_reason=result.stop_reason,
         iterations=result.iterations,
-        turn=outcome.first_turn,
+        turn=outcome.exchange_turn if continuation else outcome.first_turn,
         tool_calls=tool_call_reports(outcome),
         usage=usage_report(outcome),
         elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
         error=result.error,
+        continuation=continuation,
     )
+    rt = runtime()
     rt.publisher.publish(completed)
     logger.info(
         "agent run finished",
-        extra={"conversation_id": invocation.conversation_id, "status": result.status},
+        extra={
+            "conversation_id": invocation.conversation_id,
+            "status": result.status,
+            "continuation": continuation,
+        },
     )
     return completed.model_dump(mode="json")
+
+
+def resume(detail: AgentInvocationRequested) -> dict[str, Any]:
+    """The continuation of a deferred HTTP run: the rest of the loop, no new user message."""
+    tracer.put_annotation("conversation_id", detail.conversation_id)
+    started = time.perf_counter()
+    invocation = Invocation(
+        conversation_id=detail.conversation_id,
+        message="",
+        user_id=detail.user_id or "eventbridge",
+        agent_id=detail.agent_id,
+        metadata={**detail.metadata, "priority": detail.priority},
+    )
+    outcome = (
+        runtime()
+        .runner(detail.agent_id)
+        .resume(
+            detail.conversation_id,
+            detail.invocation_id,
+            user_id=invocation.user_id,
+            agent_id=detail.agent_id,
+            metadata=invocation.metadata,
+        )
+    )
+    if outcome is None:
+        logger.info(
+            "continuation not pending (finished or unknown); nothing to do",
+            extra={"conversation_id": detail.conversation_id},
+        )
+        return {
+            "invocation_id": detail.invocation_id,
+            "conversation_id": detail.conversation_id,
+            "status": "skipped",
+        }
+    return _completed(
+        outcome, invocation, invocation_id=detail.invocation_id, started=started, continuation=True
+    )
 
 
 def _invoke_from_event(data: dict[str, Any]) -> dict[str, Any]:
     detail = parse_event(data)
     assert isinstance(detail, AgentInvocationRequested)
+    if detail.continuation:
+        return resume(detail)
     invocation = Invocation(
         conversation_id=detail.conversation_id,
         message=detail.user_message,
@@ -147,7 +207,8 @@ def _invoke_from_event(data: dict[str, Any]) -> dict[str, Any]:
 
 
 #: A redelivered AgentInvocationRequested returns the first run's result instead of running
-#: the agent (and writing the turns) twice.
+#: the agent (and writing the turns) twice; a continuation also does nothing unless it is the
+#: conversation's pending one.
 invoke_once = Idempotent(
     _invoke_from_event,
     name=SERVICE,

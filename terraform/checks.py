@@ -104,11 +104,9 @@ def report(
             f"{summary['skipped']}, parsing errors {summary['parsing_errors']}"
         )
         for check in result["results"]["failed_checks"]:
-            where = plans.get(check.get("file_abs_path") or "", "")
-            where = f"[{where}] " if where else ""
-            lines.append(
-                f"  FAILED {check['check_id']} {where}{check['resource']} ({check['file_path']})"
-            )
+            plan = plans.get(check.get("file_abs_path") or "")
+            where = f"[{plan}]" if plan else f"({check['file_path']})"
+            lines.append(f"  FAILED {check['check_id']} {check['resource']} {where}")
             lines += [f"      {detail}" for detail in check.get("details") or []]
         failed += summary["failed"] + summary["parsing_errors"]
     return (1 if failed else 0), "\n".join(lines)
@@ -177,9 +175,13 @@ def policy_targets() -> list[PlanTarget]:
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A free port on 127.0.0.1 (never 4566, the local stack's emulator)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        if port != 4566:
+            return port
 
 
 @contextlib.contextmanager
@@ -371,15 +373,14 @@ def terraform_tests() -> int:
         workspace = test.name.removesuffix(".tftest.hcl")
         var_file = TF_DIR / "workspaces" / f"{workspace}.tfvars"
         args = ["terraform", "test", "-no-color", f"-filter=tests/{test.name}"]
-        args += [f"-var-file=workspaces/{var_file.name}"] if var_file.is_file() else []
-        print(f"$ TF_WORKSPACE={workspace}", " ".join(args), flush=True)
-        result = subprocess.run(
-            args,
-            cwd=TF_DIR,
-            text=True,
-            capture_output=True,
-            env={**terraform_env(), "TF_WORKSPACE": workspace},
-        )
+        env = terraform_env()
+        shown = "$"
+        if var_file.is_file():  # tests/<workspace>.tftest.hcl: in that workspace, its variables
+            args.append(f"-var-file=workspaces/{var_file.name}")
+            env["TF_WORKSPACE"] = workspace
+            shown += f" TF_WORKSPACE={workspace}"
+        print(shown, *args, flush=True)
+        result = subprocess.run(args, cwd=TF_DIR, text=True, capture_output=True, env=env)
         lines = result.stdout.strip().splitlines()
         print(lines[-1] if lines else "", flush=True)
         if result.returncode:

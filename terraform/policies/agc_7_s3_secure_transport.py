@@ -23,7 +23,9 @@ class S3DeniesInsecureTransport(PlanCheck):  # type: ignore[misc]
         )
 
     def evaluate(self, plan: Plan, instance: Instance) -> Outcome:
-        policies = [(instance, "policy")] if instance.get("policy")[1] else []
+        known, inline = instance.get("policy")  # the bucket's own (deprecated) policy argument
+        configured = inline if known else plan.expression(instance, "policy") is not None
+        policies = [(instance, "policy")] if configured else []
         for policy in plan.of_type("aws_s3_bucket_policy"):
             buckets, _ = plan.targets(policy, "aws_s3_bucket", "bucket")
             if any(b.address == instance.address for b in buckets):

@@ -66,10 +66,10 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) checkov
 	$(PY) -m pytest tests/unit -q
 
-test: lint typecheck
+test: lint typecheck checkov
 	$(PY) -m pytest tests/unit -q
 	$(MAKE) --no-print-directory tf-check
 	$(MAKE) --no-print-directory localstack-test

@@ -39,10 +39,30 @@ locals {
   bucket = "agentocore-tfstate-${data.aws_caller_identity.current.account_id}-${var.region}"
 }
 
+data "aws_partition" "current" {}
+
+# The account administers and uses the key through IAM (the default key policy, written out);
+# S3 uses it on behalf of the callers that read and write state.
+data "aws_iam_policy_document" "state_key" {
+  # checkov:skip=CKV_AWS_109:A key policy must let the account administer its own key (AWS default key policy).
+  # checkov:skip=CKV_AWS_111:Same: the account-root statement is the default key policy; IAM policies then scope use.
+  # checkov:skip=CKV_AWS_356:In a key policy "*" as resource means this key only.
+  statement {
+    sid       = "AccountAdministration"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+}
+
 resource "aws_kms_key" "state" {
   description             = "agentocore terraform state"
   enable_key_rotation     = true
   deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.state_key.json
 }
 
 resource "aws_kms_alias" "state" {

@@ -94,6 +94,11 @@ def apply_hooks() -> None:
     patch_sqs()
     patch_lambda_config()
     import lambda_executor
+    import strict_config
+    import strict_dynamodb
+
+    strict_dynamodb.install()
+    strict_config.install()
     import s3_bucket_policy
 
     s3_bucket_policy.install()

@@ -39,4 +39,5 @@ def test_ten_concurrent_messages_on_one_conversation_are_all_stored(api, aws, ou
         assert user_turn is not None, f"turn {body['turn']} answered but not stored"
         assert message in user_turn["content"]["S"]
     meta = item(aws, outputs, f"CONV#{conversation}")
+    assert meta is not None, "the conversation's META item was erased"
     assert int(meta["turn_count"]["N"]) == len(stored) == max(stored)

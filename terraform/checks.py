@@ -287,9 +287,10 @@ def placeholder_dist(target: PlanTarget, out: Path) -> Path:
     return out
 
 
-def prepare_copy(config: Path, copy: Path, endpoint_env: dict[str, str]) -> Path:
-    """``config`` copied to ``copy`` with a local backend, initialised."""
-    shutil.copytree(config, copy, ignore=COPY_IGNORE)
+def prepare_copy(config: Path, tree: Path, endpoint_env: dict[str, str]) -> Path:
+    """``config``'s place in ``tree`` (a copy of terraform/, so relative module sources such
+    as bootstrap's ``../modules`` resolve) with a local backend, initialised."""
+    copy = tree / config.relative_to(TF_DIR)
     (copy / "zz_policy_checks_override.tf").write_text(
         "# Written by terraform/checks.py: plans for the policies keep a throwaway local state.\n"
         'terraform {\n  backend "local" {}\n}\n'
@@ -323,11 +324,10 @@ def make_plans(targets: list[PlanTarget], work: Path, jobs: int = 2) -> dict[str
     with moto_server(work / "moto.log") as endpoint:
         env = plan_env(endpoint)
         configs = sorted({t.config for t in targets})
+        tree = work / "terraform"
+        shutil.copytree(TF_DIR, tree, ignore=COPY_IGNORE)
         with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-            prepared = pool.map(
-                lambda c: prepare_copy(c, work / "config" / f"{configs.index(c)}-{c.name}", env),
-                configs,
-            )
+            prepared = pool.map(lambda c: prepare_copy(c, tree, env), configs)
             copies = dict(zip(configs, prepared, strict=True))
             for target in targets:
                 if target.workspace:

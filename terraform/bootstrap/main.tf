@@ -128,27 +128,15 @@ resource "aws_s3_bucket_lifecycle_configuration" "state" {
   }
 }
 
-data "aws_iam_policy_document" "state" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.state.arn, "${aws_s3_bucket.state.arn}/*"]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
+module "tls_only" {
+  source    = "../modules/tls_only"
+  service   = "s3"
+  resources = [aws_s3_bucket.state.arn, "${aws_s3_bucket.state.arn}/*"]
 }
 
 resource "aws_s3_bucket_policy" "state" {
   bucket     = aws_s3_bucket.state.id
-  policy     = data.aws_iam_policy_document.state.json
+  policy     = module.tls_only.json
   depends_on = [aws_s3_bucket_public_access_block.state]
 }
 

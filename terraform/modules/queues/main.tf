@@ -36,8 +36,16 @@ resource "aws_sqs_queue" "dlq" {
   tags                 = var.tags
 }
 
+module "tls_only" {
+  source    = "../tls_only"
+  for_each  = aws_sqs_queue.dlq
+  service   = "sqs"
+  resources = [each.value.arn]
+}
+
 data "aws_iam_policy_document" "dlq" {
-  for_each = aws_sqs_queue.dlq
+  for_each                = aws_sqs_queue.dlq
+  source_policy_documents = [module.tls_only[each.key].json]
   statement {
     sid       = "EventBridgeDeadLetters"
     actions   = ["sqs:SendMessage"]
@@ -58,21 +66,6 @@ data "aws_iam_policy_document" "dlq" {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
       values   = [data.aws_caller_identity.current.account_id]
-    }
-  }
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["sqs:*"]
-    resources = [each.value.arn]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
     }
   }
 }

@@ -17,27 +17,15 @@ resource "aws_s3_bucket_public_access_block" "inbox" {
 }
 
 # TLS only: any request over plain HTTP is denied, whoever makes it.
-data "aws_iam_policy_document" "inbox" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.inbox.arn, "${aws_s3_bucket.inbox.arn}/*"]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
+module "tls_only" {
+  source    = "../tls_only"
+  service   = "s3"
+  resources = [aws_s3_bucket.inbox.arn, "${aws_s3_bucket.inbox.arn}/*"]
 }
 
 resource "aws_s3_bucket_policy" "inbox" {
   bucket = aws_s3_bucket.inbox.id
-  policy = data.aws_iam_policy_document.inbox.json
+  policy = module.tls_only.json
   # A Deny-only policy is not public, but S3 checks the public access block first.
   depends_on = [aws_s3_bucket_public_access_block.inbox]
 }

@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import zipfile
@@ -287,10 +288,22 @@ def placeholder_dist(target: PlanTarget, out: Path) -> Path:
     return out
 
 
-def prepare_copy(config: Path, tree: Path, endpoint_env: dict[str, str]) -> Path:
-    """``config``'s place in ``tree`` (a copy of terraform/, so relative module sources such
-    as bootstrap's ``../modules`` resolve) with a local backend, initialised."""
-    copy = tree / config.relative_to(TF_DIR)
+_tree_lock = threading.Lock()
+
+
+def prepare_copy(config: Path, work: Path, endpoint_env: dict[str, str]) -> Path:
+    """A copy of ``config`` with a local backend, initialised. Configurations inside terraform/
+    are copied with the whole tree (relative module sources such as bootstrap's
+    ``../modules`` resolve); others (test fixtures) on their own."""
+    if config.is_relative_to(TF_DIR):
+        tree = work / "terraform"
+        with _tree_lock:
+            if not tree.exists():
+                shutil.copytree(TF_DIR, tree, ignore=COPY_IGNORE)
+        copy = tree / config.relative_to(TF_DIR)
+    else:
+        copy = work / "config" / f"{abs(hash(config))}-{config.name}"
+        shutil.copytree(config, copy, ignore=COPY_IGNORE)
     (copy / "zz_policy_checks_override.tf").write_text(
         "# Written by terraform/checks.py: plans for the policies keep a throwaway local state.\n"
         'terraform {\n  backend "local" {}\n}\n'
@@ -324,10 +337,8 @@ def make_plans(targets: list[PlanTarget], work: Path, jobs: int = 2) -> dict[str
     with moto_server(work / "moto.log") as endpoint:
         env = plan_env(endpoint)
         configs = sorted({t.config for t in targets})
-        tree = work / "terraform"
-        shutil.copytree(TF_DIR, tree, ignore=COPY_IGNORE)
         with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-            prepared = pool.map(lambda c: prepare_copy(c, tree, env), configs)
+            prepared = pool.map(lambda c: prepare_copy(c, work, env), configs)
             copies = dict(zip(configs, prepared, strict=True))
             for target in targets:
                 if target.workspace:

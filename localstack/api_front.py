@@ -6,6 +6,10 @@ Turns HTTP requests into API Gateway v2 proxy events and invokes the deployed ag
 through the emulator's Lambda API. Development identity: ``Authorization: Bearer <user id>``
 becomes the JWT ``sub`` in the authorizer context (users in ``AGENTOCORE_DEV_APPROVERS``, default
 ``approver``, also get the ``approvers`` group). Binds to loopback only.
+
+As strict as API Gateway about time: a function that has not answered within the integration
+timeout (the deployed integration's ``TimeoutInMillis``, at most 30 s) gets ``503 Service
+Unavailable`` while the invocation goes on, as on AWS.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import re
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,6 +37,9 @@ ROUTES = [
     ("GET", "/approvals"),
     ("POST", "/approvals/{approval_id}"),
 ]
+#: API Gateway's HTTP API integration limit (and default).
+MAX_INTEGRATION_TIMEOUT_MS = 30_000
+SERVICE_UNAVAILABLE = b'{"message":"Service Unavailable"}'
 _COMPILED = [
     (method, template, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"))
     for method, template in ROUTES
@@ -97,12 +106,21 @@ def proxy_event(
 class Front:
     """Invokes the function for each request (boto3 client against the emulator)."""
 
-    def __init__(self, function_name: str, endpoint: str) -> None:
+    def __init__(
+        self,
+        function_name: str,
+        endpoint: str,
+        timeout_ms: int = MAX_INTEGRATION_TIMEOUT_MS,
+        client: Any = None,
+    ) -> None:
         import boto3
         from botocore.config import Config
 
         self.function_name = function_name
-        self.client = boto3.client(
+        self.timeout_s = min(timeout_ms, MAX_INTEGRATION_TIMEOUT_MS) / 1000
+        # Invocations outlive a timed-out request, as on AWS: they run on this pool.
+        self.pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="api-invoke")
+        self.client = client or boto3.client(
             "lambda",
             endpoint_url=endpoint,
             region_name="us-east-1",
@@ -123,7 +141,13 @@ class Front:
         if not user:  # the JWT authorizer answers before the function runs
             return 401, {"content-type": "application/json"}, b'{"message":"Unauthorized"}'
         event = proxy_event(method, parts.path, parts.query, headers, body, *route, user)
-        response = self.client.invoke(FunctionName=self.function_name, Payload=json.dumps(event))
+        future = self.pool.submit(
+            self.client.invoke, FunctionName=self.function_name, Payload=json.dumps(event)
+        )
+        try:
+            response = future.result(timeout=self.timeout_s)
+        except FutureTimeout:
+            return 503, {"content-type": "application/json"}, SERVICE_UNAVAILABLE
         payload = json.loads(response["Payload"].read() or b"{}")
         if response.get("FunctionError"):
             body_out = {"message": "Internal Server Error", "error": payload.get("errorMessage")}
@@ -134,6 +158,26 @@ class Front:
             out_headers,
             str(payload.get("body", "")).encode(),
         )
+
+
+def integration_timeout_ms(endpoint: str, function_name: str) -> int:
+    """``TimeoutInMillis`` of the deployed HTTP API integration that targets ``function_name``
+    (API Gateway's 30 s when none is found)."""
+    import boto3
+
+    client = boto3.client(
+        "apigatewayv2",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    for api in client.get_apis().get("Items", []):
+        for integration in client.get_integrations(ApiId=api["ApiId"]).get("Items", []):
+            uri = integration.get("IntegrationUri", "")  # function ARN or invoke ARN
+            if re.search(rf":function:{re.escape(function_name)}(/|$)", uri):
+                return int(integration.get("TimeoutInMillis") or MAX_INTEGRATION_TIMEOUT_MS)
+    return MAX_INTEGRATION_TIMEOUT_MS
 
 
 def make_server(front: Front, host: str, port: int, quiet: bool = False) -> ThreadingHTTPServer:
@@ -177,7 +221,8 @@ def main() -> None:
     )
     parser.add_argument("--function", default=None)
     args = parser.parse_args()
-    front = Front(args.function or function_from_outputs(), endpoint())
+    function = args.function or function_from_outputs()
+    front = Front(function, endpoint(), integration_timeout_ms(endpoint(), function))
     server = make_server(front, args.host, args.port)
     print(f"AgentoCore local API on http://{args.host}:{args.port} -> {front.function_name}")
     server.serve_forever()

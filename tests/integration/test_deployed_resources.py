@@ -41,6 +41,8 @@ def test_functions_are_configured(aws, outputs):
         own = "unprocessable-dlq" if role == "dlq_handler" else f"fn_{role}-dlq"
         assert config["DeadLetterConfig"]["TargetArn"].endswith(own)
         assert 1 <= config["Timeout"] <= 900 and 128 <= config["MemorySize"] <= 10240
+        # HTTP runs hand over to an asynchronous continuation before API Gateway's 30 s
+        assert 0 < float(config["Environment"]["Variables"]["AGENTOCORE_SYNC_BUDGET_S"]) < 30
 
 
 def test_bus_rules_queues_and_topics_exist(aws, outputs):
@@ -88,6 +90,8 @@ def test_http_api_routes_use_the_jwt_authorizer(aws):
         "POST /approvals/{approval_id}",
     }
     assert {r["AuthorizationType"] for r in routes} == {"JWT"}
+    for integration in api.get_integrations(ApiId=item["ApiId"])["Items"]:
+        assert 50 <= integration["TimeoutInMillis"] <= 30_000  # API Gateway's HTTP API limit
 
 
 def test_inbox_bucket_notifies_agent_executor(aws, outputs):

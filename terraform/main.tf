@@ -36,14 +36,18 @@ locals {
     AGENTOCORE_MODEL               = var.model
     AGENTOCORE_APPROVAL_THRESHOLD  = tostring(var.approval_threshold)
     AGENTOCORE_APPROVER_GROUP      = var.approver_group
-    AGENTOCORE_APPROVALS_TOPIC_ARN = module.alerts.approvals_topic_arn
-    AGENTOCORE_ALERTS_TOPIC_ARN    = module.alerts.alerts_topic_arn
+    AGENTOCORE_APPROVALS_TOPIC_ARN = local.approvals_topic_arn
+    AGENTOCORE_ALERTS_TOPIC_ARN    = local.alerts_topic_arn
     AGENTOCORE_SYNC_BUDGET_S       = tostring(var.sync_budget_s)
     POWERTOOLS_METRICS_NAMESPACE   = "AgentoCore"
     TIKTOKEN_CACHE_DIR             = "/tmp/tiktoken"
   }, var.extra_environment)
 
   bus_arn = "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/${local.prefix}-bus"
+  # Built from names (as the alerts module names the topics) so that the functions' environment
+  # is known at plan time: reviewers and the plan-based policies see every variable.
+  alerts_topic_arn    = "arn:${local.partition}:sns:${local.region}:${local.account}:${local.prefix}-alerts"
+  approvals_topic_arn = "arn:${local.partition}:sns:${local.region}:${local.account}:${local.prefix}-approvals"
 
   agent_statements = concat(
     [

@@ -429,8 +429,8 @@ def identity_name(rtype: str, value: str) -> str | None:
             return value.rstrip("/").rsplit("/", 1)[-1]
         return value
     if rtype == "aws_lambda_function":
-        if ":function:" in value:
-            return value.split(":function:", 1)[1].split(":", 1)[0]
+        if ":function:" in value:  # function ARN, qualified ARN or API Gateway invoke ARN
+            return value.split(":function:", 1)[1].split(":", 1)[0].split("/", 1)[0]
         return None if value.startswith("arn:") else value.split(":", 1)[0]
     if rtype == "aws_s3_bucket":
         match = re.fullmatch(r"arn:[^:]+:s3:::([^/]+)(/.*)?", value)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT / "terraform" / "policies"))
 import checks  # noqa: E402
 from agc_plan import Plan, identity_name, module_path, render_path, traversal  # noqa: E402
 
-RULES = [f"CKV_AGC_{n}" for n in range(1, 8)]
+RULES = [f"CKV_AGC_{n}" for n in range(1, 9)]
 
 # The resources each bad fixture gets wrong (addresses inside module.agc_<n>_bad).
 EXPECTED_FAILURES = {
@@ -51,6 +51,7 @@ EXPECTED_FAILURES = {
     "CKV_AGC_5": {"aws_sqs_queue.unwatched", "aws_sqs_queue.watched_elsewhere"},
     "CKV_AGC_6": {"aws_kms_key.unscoped", "aws_kms_key.other_account"},
     "CKV_AGC_7": {"aws_s3_bucket.no_policy", "aws_s3_bucket.inverted"},
+    "CKV_AGC_8": {"aws_apigatewayv2_integration.slow", "aws_apigatewayv2_integration.late"},
 }
 
 
@@ -166,4 +167,9 @@ def test_addresses_and_names_parse() -> None:
     assert identity_name("aws_sqs_queue", "arn:aws:sqs:us-east-1:123456789012:q1") == "q1"
     assert identity_name("aws_sqs_queue", "https://sqs.us-east-1.amazonaws.com/1/q2") == "q2"
     assert identity_name("aws_lambda_function", "arn:aws:lambda:r:1:function:f:live") == "f"
+    invoke = (
+        "arn:aws:apigateway:r:lambda:path/2015-03-31/functions/"
+        "arn:aws:lambda:r:1:function:g/invocations"
+    )
+    assert identity_name("aws_lambda_function", invoke) == "g"
     assert identity_name("aws_s3_bucket", "arn:aws:s3:::bucket/key/*") == "bucket"

@@ -131,6 +131,7 @@ def test_action_tool_publishes_an_event_with_a_deterministic_id():
         "currency": "USD",
         "action_id": action.action_id,
         "conversation_id": "c1",
+        "requested_by": "u1",
     }
     ack = outcome.result["toolResult"]["content"][0]["json"]
     assert ack["status"] == "requested" and ack["action_id"] == action.action_id
@@ -253,3 +254,94 @@ def test_tool_with_context_sees_conversation_and_user():
 
     run_one(registry, "whoami", {"q": "x"}, ctx=ToolContext(conversation_id="c9", user_id="u9"))
     assert seen == {"user": "u9", "conv": "c9", "tu": "tu_1"}
+
+
+class _ActionArgs(BaseModel):
+    order_id: str
+
+
+def _action_registry(func, timeout_s=None):
+    registry = ToolRegistry()
+    registry.tool(
+        name="request_it", emits="RefundRequested", timeout_s=timeout_s, description="Request."
+    )(func)
+    return registry
+
+
+def test_requested_by_is_the_runs_identity_whatever_the_tool_returns():
+    """The README's refund tool returns no user id; a tool may even name someone else."""
+
+    def impersonating(args: _ActionArgs) -> dict:
+        return {"order_id": args.order_id, "amount": 5000, "requested_by": "approver"}
+
+    sink = CollectingActionSink()
+    ctx = ToolContext(conversation_id="c1", user_id="alice")
+    run_one(_action_registry(impersonating), "request_it", {"order_id": "A-1"}, sink, ctx)
+    assert sink.actions[0].detail["requested_by"] == "alice"
+    # no identity in the run: the field is present and empty, never the tool's value
+    sink = CollectingActionSink()
+    run_one(_action_registry(impersonating), "request_it", {"order_id": "A-1"}, sink)
+    assert sink.actions[0].detail["requested_by"] is None
+
+
+def test_action_tool_returning_a_non_mapping_is_a_tool_error_not_a_crash():
+    def wrong(args: _ActionArgs) -> list:
+        return [args.order_id]
+
+    sink = CollectingActionSink()
+    outcome = run_one(_action_registry(wrong), "request_it", {"order_id": "A-1"}, sink)
+    assert outcome.status == "invalid_output"
+    assert "must return an object" in error_text(outcome)
+    assert sink.actions == []
+
+
+def test_timed_out_action_tool_publishes_nothing_when_it_finishes_late():
+    released = threading.Event()
+    finished = threading.Event()
+
+    def late(args: _ActionArgs) -> dict:
+        released.wait(5)
+        finished.set()
+        return {"order_id": args.order_id, "amount": 50}
+
+    sink = CollectingActionSink()
+    registry = _action_registry(late, timeout_s=0.1)
+    executor = ToolExecutor(registry, action_sink=sink)
+    [outcome] = executor.execute(
+        [{"toolUseId": "tu_1", "name": "request_it", "input": {"order_id": "A-1"}}],
+        ToolContext(conversation_id="c1", user_id="alice"),
+    )
+    assert outcome.status == "timeout" and outcome.action is None
+    released.set()  # the tool returns after the model was told the call was abandoned
+    assert executor._pool is not None
+    executor._pool.shutdown(wait=True)  # the late call has run to its end
+    assert finished.is_set()
+    assert sink.actions == []
+
+
+def test_an_action_published_just_before_the_timeout_is_reported_not_abandoned():
+    """The publish and the timeout race: whichever wins, the model's answer matches the bus."""
+    in_publish = threading.Event()
+    release = threading.Event()
+
+    class SlowSink(CollectingActionSink):
+        def publish(self, actions):
+            in_publish.set()
+            release.wait(5)
+            super().publish(actions)
+
+    def quick(args: _ActionArgs) -> dict:
+        return {"order_id": args.order_id, "amount": 50}
+
+    sink = SlowSink()
+    executor = ToolExecutor(_action_registry(quick, timeout_s=0.1), action_sink=sink)
+    timer = threading.Timer(0.3, release.set)  # publish outlasts the tool's timeout
+    timer.start()
+    [outcome] = executor.execute(
+        [{"toolUseId": "tu_1", "name": "request_it", "input": {"order_id": "A-1"}}],
+        ToolContext(conversation_id="c1", user_id="alice"),
+    )
+    timer.join()
+    assert in_publish.is_set()
+    assert outcome.status == "success" and outcome.action is not None
+    assert [a.action_id for a in sink.actions] == [outcome.action.action_id]

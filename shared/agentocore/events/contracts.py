@@ -123,6 +123,8 @@ class RefundRequested(EventDetail):
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     conversation_id: str | None = None
     user_id: str | None = None
+    #: Stamped by the framework from the run's identity (tool output cannot set it).
+    requested_by: str | None = None
     reason: str | None = None
     high_risk: bool = False
 

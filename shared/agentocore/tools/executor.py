@@ -39,10 +39,17 @@ class ToolOutcome:
 
 
 class _Job:
-    __slots__ = ("started_at",)
+    """One call's shared state. ``lock`` orders the two racing outcomes of an action tool: it
+    either publishes its action (``committed``, the model is told) or is abandoned at its
+    timeout first (``abandoned``, its late result publishes nothing)."""
+
+    __slots__ = ("abandoned", "committed", "lock", "started_at")
 
     def __init__(self) -> None:
         self.started_at: float | None = None
+        self.lock = threading.Lock()
+        self.abandoned = False
+        self.committed = False
 
 
 class ToolExecutor:
@@ -112,8 +119,11 @@ class ToolExecutor:
                     pass
             if job.started_at is not None and job.started_at != started:
                 continue  # it started while we waited: its own clock applies
-            if fut.done():
-                return fut.result()
+            with job.lock:
+                committed = job.committed
+                job.abandoned = not committed
+            if committed or fut.done():
+                return fut.result()  # its action went out: the call's real outcome
             fut.cancel()
             name = str(tu.get("name", ""))
             tool_use_id = str(tu.get("toolUseId", ""))
@@ -173,7 +183,7 @@ class ToolExecutor:
             )
             return outcome("invalid_output", results.error(tool_use_id, msg), msg)
         if tool.emits:
-            return outcome(*self._emit(tool, value, call_ctx))
+            return outcome(*self._emit(tool, value, call_ctx, job))
         return outcome("success", results.success(tool_use_id, value))
 
     @staticmethod
@@ -187,26 +197,50 @@ class ToolExecutor:
         return tool.output_model.model_validate(value)
 
     def _emit(
-        self, tool: Tool, value: Any, ctx: ToolContext
+        self, tool: Tool, value: Any, ctx: ToolContext, job: _Job
     ) -> tuple[ToolStatus, ContentBlock, str | None, ActionRequest | None]:
-        """Publish the tool's return value as an action event; tell the model it was queued."""
-        detail = value.model_dump(mode="json") if isinstance(value, BaseModel) else dict(value)
+        """Publish the tool's return value as an action event; tell the model it was queued.
+
+        ``requested_by`` is the run's identity, whatever the tool returned. A call already
+        abandoned at its timeout publishes nothing."""
+        if isinstance(value, BaseModel):
+            detail = value.model_dump(mode="json")
+        elif isinstance(value, dict):
+            detail = dict(value)
+        else:
+            msg = (
+                f"tool '{tool.name}' requests '{tool.emits}' actions and must return an object "
+                f"with the action's fields, not {type(value).__name__}"
+            )
+            return "invalid_output", results.error(ctx.tool_use_id, msg), msg, None
         action_id = str(
             detail.get("action_id") or action_id_for(ctx.conversation_id, ctx.tool_use_id)
         )
         detail["action_id"] = action_id
+        detail["requested_by"] = ctx.user_id  # the framework's, never the tool's
         if ctx.conversation_id is not None:
             detail.setdefault("conversation_id", ctx.conversation_id)
         action = ActionRequest(type=str(tool.emits), action_id=action_id, detail=detail)
         if self.action_sink is None:
             msg = f"tool '{tool.name}' emits actions but no action sink is configured"
             return "error", results.error(ctx.tool_use_id, msg), msg, None
-        try:
-            self.action_sink.publish([action])
-        except Exception as exc:
-            log.exception("action publish failed", extra={"tool": tool.name})
-            msg = f"tool '{tool.name}' could not request the action: {type(exc).__name__}: {exc}"
-            return "error", results.error(ctx.tool_use_id, msg), msg, None
+        with job.lock:
+            if job.abandoned:
+                log.warning(
+                    "late result of a timed-out action tool discarded",
+                    extra={"tool": tool.name, "action_id": action_id},
+                )
+                msg = f"tool '{tool.name}' timed out; its action was not requested"
+                return "timeout", results.error(ctx.tool_use_id, msg), msg, None
+            job.committed = True
+            try:
+                self.action_sink.publish([action])
+            except Exception as exc:
+                log.exception("action publish failed", extra={"tool": tool.name})
+                msg = (
+                    f"tool '{tool.name}' could not request the action: {type(exc).__name__}: {exc}"
+                )
+                return "error", results.error(ctx.tool_use_id, msg), msg, None
         ack = {
             "action_id": action_id,
             "type": tool.emits,

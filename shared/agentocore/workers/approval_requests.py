@@ -34,7 +34,7 @@ class ApprovalRequester:
             refund.action_id,
             action_type=refund.DETAIL_TYPE,
             action=refund.model_dump(mode="json"),
-            requested_by=refund.user_id,
+            requested_by=refund.requested_by or refund.user_id,
             conversation_id=refund.conversation_id,
             amount=refund.amount,
             currency=refund.currency,

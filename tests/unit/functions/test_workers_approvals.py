@@ -239,3 +239,16 @@ def test_decision_survives_a_failed_publish(workers):
 def test_action_ids_from_the_tool_match_the_events(workers):
     assert action_id_for("c1", "t1") == action_id_for("c1", "t1")
     assert action_id_for("c1", "t1") != action_id_for("c2", "t1")
+
+
+@pytest.mark.parametrize("tool_user_id", [None, "someone-else"])
+def test_the_requester_cannot_approve_whatever_the_tool_returned(workers, tool_user_id):
+    """The README's refund tool returns no user id (and a tool could name anyone): the
+    framework's `requested_by` decides who requested, so the requester cannot approve."""
+    detail_extra = {"requested_by": "alice", "user_id": tool_user_id}
+    event = refund_event(5000, action_id=f"self-{tool_user_id}", **detail_extra)
+    approval.handler(event, LambdaContext())
+    status, err = decide(f"self-{tool_user_id}", "approve", sub="alice")
+    assert status == 403, err
+    assert ledger(workers).count_refunds(f"self-{tool_user_id}") == 0
+    assert decide(f"self-{tool_user_id}", "approve", sub="boss")[0] == 200

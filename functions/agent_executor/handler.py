@@ -110,6 +110,7 @@ def run(invocation: Invocation, *, invocation_id: str) -> dict[str, Any]:
         user_id=invocation.user_id,
         agent_id=invocation.agent_id,
         metadata=invocation.metadata,
+        request_id=invocation_id,  # a redelivered or re-run invocation mints the same actions
     )
     return _completed(outcome, invocation, invocation_id=invocation_id, started=started)
 

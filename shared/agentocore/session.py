@@ -59,6 +59,12 @@ class TurnOutcome:
         return self.running is not None
 
 
+def turn_request_id(conversation_id: str, user_turn: int) -> str:
+    """The request scope of a run that has no invocation id: its conversation and the turn
+    number of its user message."""
+    return f"{conversation_id}#turn{user_turn}"
+
+
 class ConversationRunner:
     """Runs the agent on a stored conversation.
 
@@ -99,11 +105,13 @@ class ConversationRunner:
         budget: Budget | None = None,
         deadline: float | None = None,
         priority: str = "normal",
+        request_id: str | None = None,
     ) -> TurnOutcome:
         """Run one user message; raises ConversationNotFound (another user's conversation),
         ConversationBusy (a continuation is pending) or TurnConflict (still conflicting after
         the retries). ``deadline`` (the agent's clock): see :meth:`Agent.run`; ``priority``
-        goes with a deferred run's continuation."""
+        goes with a deferred run's continuation. ``request_id`` scopes the ids of the actions
+        the run requests (an invocation id; default: conversation + the new user turn)."""
         window = self.memory.load(conversation_id, user_id=user_id)
         if window.meta.running is not None:
             raise ConversationBusy(conversation_id, window.meta.running)
@@ -112,6 +120,7 @@ class ConversationRunner:
             user_id=user_id,
             agent_id=agent_id,
             metadata=metadata or {},
+            request_id=request_id or turn_request_id(conversation_id, window.meta.turn_count + 1),
         )
         result = self.agent.run(
             message,
@@ -213,6 +222,8 @@ class ConversationRunner:
             user_id=user_id or meta.user_id,
             agent_id=agent_id or running.agent_id,
             metadata=metadata or {},
+            # the deferred HTTP request's scope: a re-run continuation mints the same actions
+            request_id=turn_request_id(conversation_id, exchange_turn or meta.turn_count),
         )
         result = self.agent.resume(
             history=window.messages,

@@ -7,6 +7,7 @@ from agentocore.events.actions import (
     CollectingActionSink,
     EventBridgeActionSink,
     action_id_for,
+    call_key,
 )
 from agentocore.events.contracts import (
     CONTRACTS,
@@ -47,6 +48,7 @@ __all__ = [
     "ToolCallReport",
     "UsageReport",
     "action_id_for",
+    "call_key",
     "parse_detail",
     "parse_event",
     "put_events",

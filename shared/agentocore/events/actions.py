@@ -13,15 +13,22 @@ from pydantic import BaseModel, ConfigDict, Field
 from agentocore.aws import LazyClient
 from agentocore.events.publisher import put_events
 
-#: Namespace for deterministic action ids: the same tool call in the same conversation always
-#: yields the same action id, so a retried request cannot produce a second refund downstream.
+#: Namespace for deterministic action ids: the same tool call for the same request always
+#: yields the same action id, so a re-run of the request cannot produce a second refund.
 ACTION_NAMESPACE = uuid.UUID("6f1f6a52-2f38-4d59-9a2e-0d5b1b0a7c11")
 ACTION_SOURCE = "agentocore.actions"
 
 
-def action_id_for(conversation_id: str | None, tool_use_id: str) -> str:
-    """Deterministic action id for one tool call."""
-    return str(uuid.uuid5(ACTION_NAMESPACE, f"{conversation_id or '-'}:{tool_use_id}"))
+def call_key(name: str, tool_input: Any) -> str:
+    """A tool call's identity, independent of the model's toolUseId (which a re-run changes):
+    its name and its input as canonical JSON."""
+    return f"{name}:" + json.dumps(tool_input, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def action_id_for(request_id: str | None, call: str) -> str:
+    """Deterministic action id for one tool call (``call``: :func:`call_key`) of one request
+    (an invocation id, an idempotency key, or conversation + turn)."""
+    return str(uuid.uuid5(ACTION_NAMESPACE, f"{request_id or '-'}:{call}"))
 
 
 class ActionRequest(BaseModel):

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from agentocore.events.actions import ActionRequest, ActionSink, action_id_for
+from agentocore.events.actions import ActionRequest, ActionSink, call_key
 from agentocore.tools import results
 from agentocore.tools.registry import Tool, ToolContext, ToolError, ToolRegistry
 from agentocore.types import ContentBlock
@@ -165,7 +165,9 @@ class ToolExecutor:
                 "Call the tool again with input that matches the schema."
             )
             return outcome("invalid_input", results.error(tool_use_id, msg), msg)
-        call_ctx = replace(ctx, tool_use_id=tool_use_id)
+        call_ctx = replace(
+            ctx, tool_use_id=tool_use_id, call=call_key(name, args.model_dump(mode="json"))
+        )
         try:
             value = tool.func(args, call_ctx) if tool.takes_context else tool.func(args)
         except ToolError as exc:
@@ -213,9 +215,7 @@ class ToolExecutor:
                 f"with the action's fields, not {type(value).__name__}"
             )
             return "invalid_output", results.error(ctx.tool_use_id, msg), msg, None
-        action_id = str(
-            detail.get("action_id") or action_id_for(ctx.conversation_id, ctx.tool_use_id)
-        )
+        action_id = str(detail.get("action_id") or ctx.action_id)
         detail["action_id"] = action_id
         detail["requested_by"] = ctx.user_id  # the framework's, never the tool's
         if ctx.conversation_id is not None:

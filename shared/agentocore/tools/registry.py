@@ -40,13 +40,21 @@ class ToolContext:
     agent_id: str | None = None
     tool_use_id: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: The request this run serves (invocation id, idempotency key, or conversation + turn).
+    request_id: str | None = None
+    #: This call's identity: tool name + input (set by the executor; see ``call_key``).
+    call: str = ""
 
     @property
     def action_id(self) -> str:
-        """Deterministic id for an action requested by this tool call (same call, same id)."""
+        """Deterministic id for an action requested by this tool call: the same request making
+        the same call (name + input) gets the same id, whatever toolUseId the model gave it.
+        Without a ``request_id`` (the loop used directly) it is conversation + toolUseId."""
         from agentocore.events.actions import action_id_for
 
-        return action_id_for(self.conversation_id, self.tool_use_id)
+        if self.request_id is None:  # no request scope: the model's call id is all there is
+            return action_id_for(self.conversation_id, self.tool_use_id)
+        return action_id_for(self.request_id, self.call or self.tool_use_id)
 
 
 class ToolError(Exception):

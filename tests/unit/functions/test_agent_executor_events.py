@@ -167,3 +167,41 @@ def test_unsupported_events_raise(stack):
         fn.handler({"hello": "world"}, LambdaContext())
     with pytest.raises(TriggerError):
         fn.handler(eventbridge_event("SomethingElse", {}, "x"), LambdaContext())
+
+
+def test_redelivery_after_a_late_failure_requests_the_same_action(stack, monkeypatch):
+    """The turn ran and requested a refund, then publishing the completion failed: EventBridge
+    delivers the invocation again and the turn runs again, with new toolUse ids from the
+    model. The action id derives from the invocation and the call, so it is the same refund
+    (and the workers' idempotency makes it one effect)."""
+    from agentocore.events import PublishError
+    from agentocore.models.scripted import tool_use_response
+
+    refund = {"order_id": "A-1001", "reason": "broken"}
+    install_runtime(
+        fn,
+        [
+            tool_use_response(("first-call", "trigger_refund", refund)),
+            text_response("Refund requested."),
+            tool_use_response(("another-id", "trigger_refund", refund)),
+            text_response("Refund requested."),
+        ],
+    )
+    publisher = fn.runtime().publisher
+    original = publisher.publish
+    failures = iter([True])
+
+    def flaky(event):
+        if type(event).__name__ == "AgentExecutionCompleted" and next(failures, False):
+            raise PublishError("bus unavailable")
+        return original(event)
+
+    monkeypatch.setattr(publisher, "publish", flaky)
+    event = invocation(invocation_id="inv-late", user_message="Refund order A-1001, broken")
+    with pytest.raises(PublishError):
+        fn.handler(event, LambdaContext())
+    fn.handler(event, LambdaContext())  # the redelivery
+    requested = stack.bus_events("RefundRequested")
+    assert len(requested) == 2  # requested twice ...
+    assert len({e["detail"]["action_id"] for e in requested}) == 1  # ... as one action
+    assert {e["detail"]["requested_by"] for e in requested} == {"user-a"}

@@ -18,7 +18,14 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from agentocore.agent import AgentResult
-from agentocore.api import AgentApi, ApiError, Identity, tool_call_reports, usage_report
+from agentocore.api import (
+    AgentApi,
+    ApiError,
+    Identity,
+    idempotency_scope,
+    tool_call_reports,
+    usage_report,
+)
 from agentocore.events import AgentExecutionCompleted, AgentInvocationRequested, parse_event
 from agentocore.lambda_support import Idempotent, Singleton, record_run
 from agentocore.runtime import Runtime
@@ -67,9 +74,55 @@ def _not_found(_: Exception) -> Response[str]:
 def post_message(conversation_id: str) -> Response[str]:
     identity = _identity()
     tracer.put_annotation("conversation_id", conversation_id)
+    key = (app.current_event.headers or {}).get("idempotency-key")
+    request_id = idempotency_scope(identity, key)
+    if request_id is None:
+        api = AgentApi(runtime(), on_run=_record)
+        return _json(*api.post_message(identity, conversation_id, app.current_event.body))
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    data = {
+        "request_id": request_id,
+        "sub": identity.sub,
+        "conversation_id": conversation_id,
+        "body": app.current_event.body,
+    }
+    try:
+        first = post_once(data, app.lambda_context)
+    except IdempotencyValidationError as exc:
+        raise ApiError(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was used for a different request (conversation or body)",
+        ) from exc
+    except IdempotencyAlreadyInProgressError as exc:
+        raise ApiError(
+            409, "idempotency_in_progress", "a request with this Idempotency-Key is still running"
+        ) from exc
+    return _json(first["status"], first["body"])
+
+
+def _post_with_key(data: dict[str, Any]) -> dict[str, Any]:
     api = AgentApi(runtime(), on_run=_record)
-    status, body = api.post_message(identity, conversation_id, app.current_event.body)
-    return _json(status, body)
+    status, body = api.post_message(
+        Identity(data["sub"]), data["conversation_id"], data["body"], data["request_id"]
+    )
+    return {"status": status, "body": body}
+
+
+#: POST with an Idempotency-Key: the same key from the same user within 24 h gets the first
+#: response (no second model call); another conversation or body with it -> 422; a failed
+#: request (4xx/5xx) is not remembered, so its retry runs again (same action ids).
+post_once = Idempotent(
+    _post_with_key,
+    name=f"{SERVICE}-http",
+    key_jmespath="request_id",
+    payload_validation_jmespath="[conversation_id, body]",
+    table_name=lambda: runtime().settings.table_name,
+)
 
 
 def _record(result: AgentResult, agent_id: str) -> None:

@@ -34,6 +34,25 @@ from agentocore.workers.decisions import ApprovalDecisions
 
 log = logging.getLogger(__name__)
 CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces
+#: Namespace of invocation ids derived from an Idempotency-Key (async requests).
+REQUEST_NAMESPACE = uuid.UUID("0b6c2f7e-6a0e-4f7b-9f55-1d1c9f4c3a21")
+
+
+def idempotency_scope(identity: Identity, key: str | None) -> str | None:
+    """The request identity of an ``Idempotency-Key`` header: the key is the caller's own (the
+    same key from another user is another request). None without a header; 400 if malformed."""
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.match(key):
+        raise ApiError(
+            400,
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1-128 printable ASCII characters without spaces",
+        )
+    return f"idem:{identity.sub}:{key}"
+
+
 SUBJECT = re.compile(r"^[A-Za-z0-9@._:+-]{1,128}$")
 
 
@@ -231,8 +250,15 @@ class AgentApi:
         return ApprovalDecisions(rt.approvals, rt.publisher, rt.memory)
 
     def post_message(
-        self, identity: Identity, conversation_id: str, body: str | None
+        self,
+        identity: Identity,
+        conversation_id: str,
+        body: str | None,
+        request_id: str | None = None,
     ) -> tuple[int, dict[str, Any]]:
+        """``request_id``: the request's identity from its Idempotency-Key
+        (:func:`idempotency_scope`); it scopes the ids of the actions the run requests, and an
+        async request's invocation id."""
         _check_conversation_id(conversation_id)
         limit = self.runtime.settings.max_message_bytes
         if body is not None and len(body.encode()) > 4 * limit + 1024:
@@ -248,7 +274,7 @@ class AgentApi:
         except UnknownAgent as exc:
             raise ApiError(400, "unknown_agent", str(exc)) from exc
         if request.async_:
-            return self._enqueue(identity, conversation_id, request)
+            return self._enqueue(identity, conversation_id, request, request_id)
         budget_s = self.runtime.settings.sync_budget_s
         deadline = runner.agent.clock() + budget_s if budget_s > 0 else None
         try:
@@ -260,6 +286,7 @@ class AgentApi:
                 metadata={"priority": request.priority, "trigger": "http"},
                 deadline=deadline,
                 priority=request.priority,
+                request_id=request_id,
             )
         except ConversationNotFound as exc:
             raise ApiError(404, "not_found", f"conversation {conversation_id} not found") from exc
@@ -283,7 +310,11 @@ class AgentApi:
         return 200, turn_body(outcome)
 
     def _enqueue(
-        self, identity: Identity, conversation_id: str, request: MessageRequest
+        self,
+        identity: Identity,
+        conversation_id: str,
+        request: MessageRequest,
+        request_id: str | None = None,
     ) -> tuple[int, dict[str, Any]]:
         memory = self.runtime.memory
         meta = memory.get_meta(conversation_id)
@@ -295,8 +326,13 @@ class AgentApi:
         reason = over_budget(Budget(s.budget_max_tokens, s.budget_max_usd), meta.spent, Usage(), 0)
         if reason:
             raise ApiError(429, "budget_exceeded", reason)
+        # With an Idempotency-Key a retried request carries the same invocation id, which the
+        # executor runs once.
+        invocation_id = (
+            str(uuid.uuid5(REQUEST_NAMESPACE, request_id)) if request_id else str(uuid.uuid4())
+        )
         invocation = AgentInvocationRequested(
-            invocation_id=str(uuid.uuid4()),
+            invocation_id=invocation_id,
             agent_id=request.agent_id,
             conversation_id=conversation_id,
             user_message=request.message,

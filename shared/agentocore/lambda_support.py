@@ -44,7 +44,9 @@ ACTION_EVENT_KEY = '["detail-type", detail.action_id]'
 
 class Idempotent:
     """``fn(data)`` made idempotent with Powertools (DynamoDB persistence in the single table:
-    ``PK = idempotency#<name>``, ``SK`` = hash of the key, expiry in ``ttl``).
+    ``PK = idempotency#<name>``, ``SK`` = hash of the key, expiry in ``ttl``). With
+    ``payload_validation_jmespath``, the same key with another payload raises Powertools'
+    ``IdempotencyValidationError``; a call still in progress, ``IdempotencyAlreadyInProgressError``.
 
     The persistence layer (and its client) is built on the first call, not at import.
     """
@@ -57,10 +59,12 @@ class Idempotent:
         key_jmespath: str,
         table_name: Callable[[], str],
         expires_after_seconds: int = 24 * 3600,
+        payload_validation_jmespath: str = "",
     ) -> None:
         self.fn = fn
         self.name = name
         self.key_jmespath = key_jmespath
+        self.payload_validation_jmespath = payload_validation_jmespath
         self.table_name = table_name
         self.expires_after_seconds = expires_after_seconds
         self._wrapped: Callable[..., dict[str, Any]] | None = None
@@ -85,6 +89,7 @@ class Idempotent:
             event_key_jmespath=self.key_jmespath,
             raise_on_no_idempotency_key=True,
             expires_after_seconds=self.expires_after_seconds,
+            payload_validation_jmespath=self.payload_validation_jmespath,
         )
         fn = self.fn
 

@@ -169,6 +169,7 @@ def http_event(
     groups: str | None = None,
     query: dict[str, str] | None = None,
     raw_body: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway HTTP API (payload v2) event with a JWT authorizer context."""
     claims: dict[str, Any] = {}
@@ -182,7 +183,11 @@ def http_event(
         "routeKey": f"{method} {path}",
         "rawPath": path,
         "rawQueryString": "&".join(f"{k}={v}" for k, v in (query or {}).items()),
-        "headers": {"content-type": "application/json", "host": "api.example.com"},
+        "headers": {
+            "content-type": "application/json",
+            "host": "api.example.com",
+            **{k.lower(): v for k, v in (headers or {}).items()},
+        },
         "queryStringParameters": query,
         "requestContext": {
             "accountId": "123456789012",
@@ -228,7 +233,7 @@ def install_runtime(module: Any, steps: list[Any], **settings: Any) -> ScriptedM
     tools = module.example_tools.registry() if hasattr(module, "example_tools") else None
     if hasattr(module, "runtime"):
         module.runtime.set(Runtime(Settings.from_env(**settings), tools, model=model))
-    for name in ("invoke_once", "perform_once", "request_once"):
+    for name in ("invoke_once", "perform_once", "request_once", "post_once"):
         if hasattr(module, name):
             getattr(module, name).reset()
     for name in ("worker", "requester", "recorder"):

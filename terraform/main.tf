@@ -26,7 +26,7 @@ locals {
 
   # Dead-letter queues, all drained by dlq_handler: one per EventBridge target, the bus's own,
   # one per asynchronously invoked function. dlq_handler's own failures go to the terminal queue.
-  target_dlqs   = ["invocation", "invocation_priority", "small_refunds", "large_refunds", "risky_refunds", "approved", "schedule", "bus"]
+  target_dlqs   = ["invocation", "invocation_priority", "small_refunds", "large_refunds", "risky_refunds", "approved", "schedule", "bus", "unrouted"]
   function_dlqs = ["fn_agent_executor", "fn_agent_executor_priority", "fn_standard_worker", "fn_approval_worker"]
   drained_dlqs  = concat(local.target_dlqs, local.function_dlqs)
 
@@ -166,6 +166,12 @@ locals {
     "POST /approvals/{approval_id}",
   ]
 
+  # The action types some rule routes; any other on the actions source is unrouted.
+  routed_action_types = distinct(flatten([
+    for spec in values(local.rule_specs) : jsondecode(spec.pattern)["detail-type"]
+    if jsondecode(spec.pattern).source == ["agentocore.actions"]
+  ]))
+
   # rule -> the function it targets; each target gets its own DLQ (queue key = rule key)
   rules = { for key, rule in local.rule_specs : key => {
     description   = rule.description
@@ -302,7 +308,17 @@ module "event_bus" {
   kms_key_arn = module.kms.key_arn
   dlq_arn     = module.queues.arns["bus"]
   rules       = local.rules
-  tags        = local.tags
+  unrouted_rules = {
+    unrouted_actions = {
+      description = "Action requests no rule routes (undeclared action types) -> unrouted queue"
+      pattern = jsonencode({
+        source        = ["agentocore.actions"]
+        "detail-type" = [{ "anything-but" = local.routed_action_types }]
+      })
+      queue_arn = module.queues.arns["unrouted"]
+    }
+  }
+  tags = local.tags
 }
 
 # dlq_handler drains every dead-letter queue (partial batch failures reported per message).

@@ -168,3 +168,23 @@ def test_7_async_invocation_completes_later(api, captures):
     status, conversation = api.call("GET", "/conversations/e2e-7")
     assert status == 200
     assert conversation["turns"][-1]["content"][-1]["text"].startswith("Order A-4004")
+
+
+def test_8_an_undeclared_action_type_reaches_the_failure_path(aws, outputs, captures):
+    """No rule routes `CancelOrder`: the bus's catch-all sends it to the unrouted queue, and
+    dlq_handler records it and alerts (it used to vanish)."""
+    marker = f"e2e-unrouted-{uuid.uuid4().hex[:6]}"
+    aws("events").put_events(
+        Entries=[
+            {
+                "Source": "agentocore.actions",
+                "DetailType": "CancelOrder",
+                "Detail": json.dumps({"action_id": marker, "order_id": "A-1001"}),
+                "EventBusName": outputs["event_bus_name"],
+            }
+        ]
+    )
+    alert = captures["alerts"].find(lambda m: m.get("detail_type") == "CancelOrder")
+    assert alert["error"].startswith("unrouted: no rule")
+    failure = item(aws, outputs, alert["failure_key"]["PK"], alert["failure_key"]["SK"])
+    assert json.loads(failure["original"]["S"])["detail"]["action_id"] == marker

@@ -49,7 +49,7 @@ def test_bus_rules_queues_and_topics_exist(aws, outputs):
     events = aws("events")
     rules = events.list_rules(EventBusName=outputs["event_bus_name"])["Rules"]
     names = {r["Name"] for r in rules}
-    assert len([n for n in names if not n.startswith("Events-Archive-")]) == 6
+    assert len([n for n in names if not n.startswith("Events-Archive-")]) == 7  # 6 + unrouted
     assert f"Events-Archive-{outputs['event_bus_name']}" in names  # the archive's own rule
     sqs = aws("sqs")
     handler = aws("lambda").get_function_configuration(

@@ -45,7 +45,9 @@ def test_every_function_folder_has_a_function(resources, outputs):
 def test_each_rule_targets_the_right_function_with_retries_and_a_dlq(resources, outputs):
     rules = {r["values"]["name"]: r for r in by_type(resources, "aws_cloudwatch_event_rule")}
     targets = [
-        t for t in by_type(resources, "aws_cloudwatch_event_target") if "event_bus" in t["address"]
+        t
+        for t in by_type(resources, "aws_cloudwatch_event_target")
+        if "module.event_bus.aws_cloudwatch_event_target.this[" in t["address"]
     ]
     assert len(targets) == len(EXPECTED_ROUTES)
     bus = outputs["event_bus_name"]
@@ -61,6 +63,12 @@ def test_each_rule_targets_the_right_function_with_retries_and_a_dlq(resources, 
         t for t in by_type(resources, "aws_cloudwatch_event_target") if "triggers" in t["address"]
     )
     assert schedule["values"]["dead_letter_config"][0]["arn"].endswith("schedule-dlq")
+    # events no rule routes go to a queue dlq_handler drains, not into the void
+    [unrouted] = [
+        t for t in by_type(resources, "aws_cloudwatch_event_target") if ".unrouted[" in t["address"]
+    ]
+    assert unrouted["values"]["arn"].endswith("-unrouted-dlq")
+    assert unrouted["values"]["dead_letter_config"][0]["arn"].endswith("-bus-dlq")
 
 
 def test_routing_patterns_split_on_the_approval_threshold(resources):
@@ -69,7 +77,7 @@ def test_routing_patterns_split_on_the_approval_threshold(resources):
             r["values"]["event_pattern"]
         )
         for r in by_type(resources, "aws_cloudwatch_event_rule")
-        if "event_bus" in r["address"]
+        if "module.event_bus.aws_cloudwatch_event_rule.this[" in r["address"]
     }
     assert patterns["small_refunds"]["detail"]["amount"] == [{"numeric": ["<=", 1000]}]
     assert patterns["large_refunds"]["detail"]["amount"] == [{"numeric": [">", 1000]}]

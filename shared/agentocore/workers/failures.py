@@ -19,6 +19,10 @@ from agentocore.memory import codec
 from agentocore.workers.notify import SnsNotifier
 
 MAX_ORIGINAL_BYTES = 300_000
+#: Queues whose name ends so receive events no rule routed (the bus's catch-all rule): they
+#: carry no error attributes, the queue itself is the error.
+UNROUTED_QUEUE_SUFFIX = "-unrouted-dlq"
+UNROUTED_ERROR = "unrouted: no rule on the bus handles this event (an undeclared action type?)"
 
 
 @dataclass(frozen=True)
@@ -82,8 +86,9 @@ def describe(record: Mapping[str, Any]) -> Failure:
         event = payload
         code = _attr(attrs, "ERROR_CODE", "ErrorCode")
         message = _attr(attrs, "ERROR_MESSAGE", "ErrorMessage")
-        error = (
-            ": ".join(p for p in (code, message) if p) or "unknown failure (no error attributes)"
+        unrouted = bool(queue and queue.endswith(UNROUTED_QUEUE_SUFFIX))
+        error = ": ".join(p for p in (code, message) if p) or (
+            UNROUTED_ERROR if unrouted else "unknown failure (no error attributes)"
         )
         retries = _attr(attrs, "RETRY_ATTEMPTS")
         attempts = int(retries) + 1 if retries and retries.isdigit() else receive_count

@@ -53,3 +53,31 @@ resource "aws_lambda_permission" "this" {
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.this[each.key].arn
 }
+
+# Catch-all rules: events that no rule above routes (e.g. an undeclared action type) go to a
+# queue that dlq_handler drains (failure record + alert) instead of vanishing.
+resource "aws_cloudwatch_event_rule" "unrouted" {
+  for_each       = var.unrouted_rules
+  name           = "${var.name}-${each.key}"
+  description    = each.value.description
+  event_bus_name = aws_cloudwatch_event_bus.this.name
+  event_pattern  = each.value.pattern
+  tags           = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "unrouted" {
+  for_each       = var.unrouted_rules
+  rule           = aws_cloudwatch_event_rule.unrouted[each.key].name
+  event_bus_name = aws_cloudwatch_event_bus.this.name
+  target_id      = "unrouted"
+  arn            = each.value.queue_arn
+
+  retry_policy {
+    maximum_event_age_in_seconds = var.max_event_age_s
+    maximum_retry_attempts       = var.max_retry_attempts
+  }
+
+  dead_letter_config {
+    arn = var.dlq_arn
+  }
+}

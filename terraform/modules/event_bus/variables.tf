@@ -24,6 +24,16 @@ variable "rules" {
   }))
 }
 
+variable "unrouted_rules" {
+  description = "Rule key -> event pattern of events no other rule routes, and the queue they go to."
+  type = map(object({
+    description = string
+    pattern     = string
+    queue_arn   = string
+  }))
+  default = {}
+}
+
 variable "max_event_age_s" {
   description = "Targets: stop retrying events older than this."
   type        = number

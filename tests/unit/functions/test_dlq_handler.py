@@ -135,3 +135,18 @@ def test_a_record_that_cannot_be_alerted_stays_in_the_queue(stack):
     out = dlq.handler({"Records": [bad]}, LambdaContext())
     assert out == {"batchItemFailures": []}
     assert len(stack.notices(stack.alerts_queue)) == 2
+
+
+def test_an_unrouted_event_is_recorded_as_unrouted_and_alerted(stack):
+    """The bus's catch-all rule sends events no rule handles (here an undeclared action type)
+    straight to the unrouted queue: no error attributes, the queue says what went wrong."""
+    install_runtime(dlq, [])
+    event = eventbridge_event("CancelOrder", {"order_id": "A-1"}, "agentocore.actions")
+    record = sqs_record(json.dumps(event))
+    record["eventSourceARN"] = "arn:aws:sqs:us-east-1:123456789012:agentocore-ci-unrouted-dlq"
+    assert dlq.handler({"Records": [record]}, LambdaContext()) == {"batchItemFailures": []}
+    [item] = failures(stack).values()
+    assert item["error"]["S"].startswith("unrouted: no rule")
+    assert item["detail_type"]["S"] == "CancelOrder"
+    [alert] = stack.notices(stack.alerts_queue)
+    assert alert["message"]["detail_type"] == "CancelOrder"

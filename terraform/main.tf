@@ -173,13 +173,28 @@ locals {
   ]))
 
   # rule -> the function it targets; each target gets its own DLQ (queue key = rule key)
-  rules = { for key, rule in local.rule_specs : key => {
-    description   = rule.description
-    pattern       = rule.pattern
-    function_name = module.functions[rule.target].name
-    function_arn  = module.functions[rule.target].arn
-    dlq_arn       = module.queues.arns[key]
-  } }
+  rules = merge(
+    { for key, rule in local.rule_specs : key => {
+      description   = rule.description
+      pattern       = rule.pattern
+      function_name = module.functions[rule.target].name
+      target_arn    = module.functions[rule.target].arn
+      dlq_arn       = module.queues.arns[key]
+    } },
+    {
+      # the catch-all: action requests no rule routes (undeclared action types) are recorded
+      unrouted_actions = {
+        description = "Action requests no rule routes (undeclared action types) -> unrouted queue"
+        pattern = jsonencode({
+          source        = ["agentocore.actions"]
+          "detail-type" = [{ "anything-but" = local.routed_action_types }]
+        })
+        function_name = null
+        target_arn    = module.queues.arns["unrouted"]
+        dlq_arn       = module.queues.arns["bus"]
+      }
+    },
+  )
   rule_specs = {
     invocation = {
       description = "AgentInvocationRequested (normal and low priority) -> agent_executor"
@@ -308,17 +323,7 @@ module "event_bus" {
   kms_key_arn = module.kms.key_arn
   dlq_arn     = module.queues.arns["bus"]
   rules       = local.rules
-  unrouted_rules = {
-    unrouted_actions = {
-      description = "Action requests no rule routes (undeclared action types) -> unrouted queue"
-      pattern = jsonencode({
-        source        = ["agentocore.actions"]
-        "detail-type" = [{ "anything-but" = local.routed_action_types }]
-      })
-      queue_arn = module.queues.arns["unrouted"]
-    }
-  }
-  tags = local.tags
+  tags        = local.tags
 }
 
 # dlq_handler drains every dead-letter queue (partial batch failures reported per message).

@@ -47,7 +47,7 @@ def test_each_rule_targets_the_right_function_with_retries_and_a_dlq(resources, 
     targets = [
         t
         for t in by_type(resources, "aws_cloudwatch_event_target")
-        if "module.event_bus.aws_cloudwatch_event_target.this[" in t["address"]
+        if "module.event_bus" in t["address"] and "unrouted" not in t["address"]
     ]
     assert len(targets) == len(EXPECTED_ROUTES)
     bus = outputs["event_bus_name"]
@@ -65,7 +65,9 @@ def test_each_rule_targets_the_right_function_with_retries_and_a_dlq(resources, 
     assert schedule["values"]["dead_letter_config"][0]["arn"].endswith("schedule-dlq")
     # events no rule routes go to a queue dlq_handler drains, not into the void
     [unrouted] = [
-        t for t in by_type(resources, "aws_cloudwatch_event_target") if ".unrouted[" in t["address"]
+        t
+        for t in by_type(resources, "aws_cloudwatch_event_target")
+        if t["address"].endswith('this["unrouted_actions"]')
     ]
     assert unrouted["values"]["arn"].endswith("-unrouted-dlq")
     assert unrouted["values"]["dead_letter_config"][0]["arn"].endswith("-bus-dlq")
@@ -77,8 +79,9 @@ def test_routing_patterns_split_on_the_approval_threshold(resources):
             r["values"]["event_pattern"]
         )
         for r in by_type(resources, "aws_cloudwatch_event_rule")
-        if "module.event_bus.aws_cloudwatch_event_rule.this[" in r["address"]
+        if "event_bus" in r["address"]
     }
+    assert patterns["unrouted_actions"]["detail-type"] == [{"anything-but": ["RefundRequested"]}]
     assert patterns["small_refunds"]["detail"]["amount"] == [{"numeric": ["<=", 1000]}]
     assert patterns["large_refunds"]["detail"]["amount"] == [{"numeric": [">", 1000]}]
     assert patterns["invocation_priority"]["detail"]["priority"] == ["high"]

@@ -1,5 +1,5 @@
-# The custom bus, its archive, and content-based rules -> Lambda targets with retry policies
-# and a dead-letter queue per target.
+# The custom bus, its archive, and content-based rules -> targets (Lambda functions, or a queue
+# for the catch-all of events no other rule routes) with retry policies and a DLQ per target.
 resource "aws_cloudwatch_event_bus" "this" {
   name               = var.name
   kms_key_identifier = var.kms_key_arn
@@ -32,8 +32,8 @@ resource "aws_cloudwatch_event_target" "this" {
   for_each       = var.rules
   rule           = aws_cloudwatch_event_rule.this[each.key].name
   event_bus_name = aws_cloudwatch_event_bus.this.name
-  target_id      = each.value.function_name
-  arn            = each.value.function_arn
+  target_id      = coalesce(each.value.function_name, each.key)
+  arn            = each.value.target_arn
 
   retry_policy {
     maximum_event_age_in_seconds = var.max_event_age_s
@@ -46,7 +46,7 @@ resource "aws_cloudwatch_event_target" "this" {
 }
 
 resource "aws_lambda_permission" "this" {
-  for_each      = var.rules
+  for_each      = { for k, r in var.rules : k => r if r.function_name != null }
   statement_id  = "events-${each.key}"
   action        = "lambda:InvokeFunction"
   function_name = each.value.function_name
@@ -54,30 +54,3 @@ resource "aws_lambda_permission" "this" {
   source_arn    = aws_cloudwatch_event_rule.this[each.key].arn
 }
 
-# Catch-all rules: events that no rule above routes (e.g. an undeclared action type) go to a
-# queue that dlq_handler drains (failure record + alert) instead of vanishing.
-resource "aws_cloudwatch_event_rule" "unrouted" {
-  for_each       = var.unrouted_rules
-  name           = "${var.name}-${each.key}"
-  description    = each.value.description
-  event_bus_name = aws_cloudwatch_event_bus.this.name
-  event_pattern  = each.value.pattern
-  tags           = var.tags
-}
-
-resource "aws_cloudwatch_event_target" "unrouted" {
-  for_each       = var.unrouted_rules
-  rule           = aws_cloudwatch_event_rule.unrouted[each.key].name
-  event_bus_name = aws_cloudwatch_event_bus.this.name
-  target_id      = "unrouted"
-  arn            = each.value.queue_arn
-
-  retry_policy {
-    maximum_event_age_in_seconds = var.max_event_age_s
-    maximum_retry_attempts       = var.max_retry_attempts
-  }
-
-  dead_letter_config {
-    arn = var.dlq_arn
-  }
-}

@@ -14,24 +14,14 @@ variable "dlq_arn" {
 }
 
 variable "rules" {
-  description = "Rule key -> event pattern (JSON), target function and its dead-letter queue."
+  description = "Rule key -> event pattern (JSON), target (a function: name + ARN; a queue: ARN, no name) and the target's dead-letter queue."
   type = map(object({
     description   = string
     pattern       = string
-    function_name = string
-    function_arn  = string
+    target_arn    = string
+    function_name = optional(string)
     dlq_arn       = string
   }))
-}
-
-variable "unrouted_rules" {
-  description = "Rule key -> event pattern of events no other rule routes, and the queue they go to."
-  type = map(object({
-    description = string
-    pattern     = string
-    queue_arn   = string
-  }))
-  default = {}
 }
 
 variable "max_event_age_s" {

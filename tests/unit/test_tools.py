@@ -345,3 +345,15 @@ def test_an_action_published_just_before_the_timeout_is_reported_not_abandoned()
     assert in_publish.is_set()
     assert outcome.status == "success" and outcome.action is not None
     assert [a.action_id for a in sink.actions] == [outcome.action.action_id]
+
+
+def test_an_action_that_breaks_its_event_contract_is_a_tool_error_and_not_published():
+    def negative(args: _ActionArgs) -> dict:
+        return {"order_id": args.order_id, "amount": -5}
+
+    sink = CollectingActionSink()
+    ctx = ToolContext(conversation_id="c1", user_id="alice")
+    outcome = run_one(_action_registry(negative), "request_it", {"order_id": "A-1"}, sink, ctx)
+    assert outcome.status == "invalid_output" and outcome.action is None
+    assert "amount" in error_text(outcome) and "would refuse" in error_text(outcome)
+    assert sink.actions == []

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ValidationError
 
 from agentocore.events.actions import ActionRequest, ActionSink, call_key
+from agentocore.events.contracts import CONTRACTS, EventContractError, parse_detail
 from agentocore.tools import results
 from agentocore.tools.registry import Tool, ToolContext, ToolError, ToolRegistry
 from agentocore.types import ContentBlock
@@ -220,6 +221,12 @@ class ToolExecutor:
         detail["requested_by"] = ctx.user_id  # the framework's, never the tool's
         if ctx.conversation_id is not None:
             detail.setdefault("conversation_id", ctx.conversation_id)
+        if tool.emits in CONTRACTS:  # the event's contract: workers would refuse it later
+            try:
+                parse_detail(str(tool.emits), detail)
+            except EventContractError as exc:
+                msg = f"tool '{tool.name}' returned an action its workers would refuse: {exc}"
+                return "invalid_output", results.error(ctx.tool_use_id, msg), msg, None
         action = ActionRequest(type=str(tool.emits), action_id=action_id, detail=detail)
         if self.action_sink is None:
             msg = f"tool '{tool.name}' emits actions but no action sink is configured"

@@ -26,11 +26,18 @@ class Api:
         self.base = base
 
     def call(
-        self, method: str, path: str, body: Any = None, user: str | None = "alice"
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        user: str | None = "alice",
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(self.base + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
         if user:
             request.add_header("Authorization", f"Bearer {user}")
         try:

@@ -188,3 +188,20 @@ def test_8_an_undeclared_action_type_reaches_the_failure_path(aws, outputs, capt
     assert alert["error"].startswith("unrouted: no rule")
     failure = item(aws, outputs, alert["failure_key"]["PK"], alert["failure_key"]["SK"])
     assert json.loads(failure["original"]["S"])["detail"]["action_id"] == marker
+
+
+def test_9_a_retried_request_with_an_idempotency_key_is_one_request(api, aws, outputs, captures):
+    """The client retries (e.g. after a timeout on its side) with the same Idempotency-Key:
+    the deployed function answers with the first response, one turn, one refund."""
+    key = {"Idempotency-Key": f"e2e-{uuid.uuid4().hex}"}
+    message = {"message": "Refund order A-1001, it arrived broken"}
+    first = api.call("POST", "/conversations/e2e-9/messages", message, headers=key)
+    again = api.call("POST", "/conversations/e2e-9/messages", message, headers=key)
+    assert first[0] == 200 and again == first
+    assert len(turns(aws, outputs, "e2e-9")) == 4
+    status, err = api.call(
+        "POST", "/conversations/e2e-9/messages", {"message": "something else"}, headers=key
+    )
+    assert (status, err["error"]["code"]) == (422, "idempotency_key_reused")
+    [action] = first[1]["actions"]
+    assert wait_for(lambda: item(aws, outputs, f"REFUND#{action['action_id']}"))

@@ -18,27 +18,26 @@ from __future__ import annotations
 import argparse
 import base64
 import concurrent.futures
-import contextlib
 import hashlib
 import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 TF_DIR = Path(__file__).resolve().parent
 ROOT = TF_DIR.parent
+sys.path.insert(0, str(ROOT / "localstack"))
+import ephemeral  # noqa: E402  (a throwaway moto server on a free 127.0.0.1 port)
+
 MIRROR = Path(os.environ.get("AGENTOCORE_TF_MIRROR", "/opt/tf-plugins"))
 POLICIES = TF_DIR / "policies"
 MOTO_ACCOUNT = "123456789012"  # moto's default account: what aws_caller_identity returns
@@ -175,49 +174,6 @@ def policy_targets() -> list[PlanTarget]:
     return targets
 
 
-def free_port() -> int:
-    """A free port on 127.0.0.1 (never 4566, the local stack's emulator)."""
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if port != 4566:
-            return port
-
-
-@contextlib.contextmanager
-def moto_server(log: Path) -> Iterator[str]:
-    """A throwaway moto server on 127.0.0.1 (never 4566); stopped on exit."""
-    binary = Path(sys.executable).parent / "moto_server"
-    if not binary.exists():
-        binary = Path(shutil.which("moto_server") or "moto_server")
-    port = free_port()
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [str(binary), "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=out
-        )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1):
-                    break
-            except OSError as error:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    message = f"moto_server did not start: {log.read_text()[-500:]}"
-                    raise RuntimeError(message) from error
-                time.sleep(0.2)
-        yield endpoint
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
 def plan_env(endpoint: str, workspace: str | None = None) -> dict[str, str]:
     """terraform's environment for a plan against the throwaway server (no real credentials)."""
     env = {k: v for k, v in terraform_env().items() if not k.startswith(("AWS_", "TF_WORKSPACE"))}
@@ -334,7 +290,7 @@ def plan_target(target: PlanTarget, copy: Path, work: Path, endpoint: str) -> Pa
 
 def make_plans(targets: list[PlanTarget], work: Path, jobs: int = 2) -> dict[str, str]:
     """Plan every target (in parallel); ``{plan JSON path: label}``."""
-    with moto_server(work / "moto.log") as endpoint:
+    with ephemeral.server(hooks=False) as endpoint:  # plain moto: data sources only
         env = plan_env(endpoint)
         configs = sorted({t.config for t in targets})
         with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:

@@ -8,6 +8,7 @@ fail exactly the resources its bad fixture gets wrong, and pass its good fixture
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -20,7 +21,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "terraform_policies" / "fixtures"
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
-MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 
 sys.path.insert(0, str(ROOT / "terraform"))
 sys.path.insert(0, str(ROOT / "terraform" / "policies"))
@@ -62,8 +62,8 @@ def _missing() -> str | None:
         return "terraform is not on PATH"
     if not (checks.MIRROR.is_dir() or os.environ.get("AGENTOCORE_TF_ONLINE")):
         return f"no provider mirror at {checks.MIRROR} and AGENTOCORE_TF_ONLINE not set"
-    if not MOTO_SERVER.exists():
-        return f"{MOTO_SERVER} is missing (moto[server], requirements-dev.txt)"
+    if importlib.util.find_spec("moto.server") is None:
+        return "moto.server is missing (moto[server], requirements-dev.txt)"
     return None
 
 

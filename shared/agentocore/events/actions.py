@@ -40,6 +40,14 @@ class ActionRequest(BaseModel):
     action_id: str
     detail: dict[str, Any]
 
+    def entry(self) -> dict[str, str]:
+        """The PutEvents entry (without ``EventBusName``) that requests this action."""
+        return {
+            "Source": ACTION_SOURCE,
+            "DetailType": self.type,
+            "Detail": json.dumps(self.detail, separators=(",", ":"), default=str),
+        }
+
 
 class ActionSink(Protocol):
     """Where action requests go (EventBridge in Lambda; a list in tests)."""
@@ -64,11 +72,8 @@ class CollectingActionSink:
 class EventBridgeActionSink:
     """Publishes action requests to an EventBridge bus with ``PutEvents`` (client built lazily)."""
 
-    def __init__(
-        self, event_bus_name: str, *, client: Any | None = None, source: str = ACTION_SOURCE
-    ) -> None:
+    def __init__(self, event_bus_name: str, *, client: Any | None = None) -> None:
         self.event_bus_name = event_bus_name
-        self.source = source
         self._client = LazyClient("events", client)
 
     @property
@@ -77,13 +82,5 @@ class EventBridgeActionSink:
 
     def publish(self, actions: Sequence[ActionRequest]) -> None:
         """PutEvents with detail-type = the action type; raises PublishError on rejection."""
-        entries = [
-            {
-                "Source": self.source,
-                "DetailType": a.type,
-                "Detail": json.dumps(a.detail, separators=(",", ":"), default=str),
-                "EventBusName": self.event_bus_name,
-            }
-            for a in actions
-        ]
+        entries = [{**a.entry(), "EventBusName": self.event_bus_name} for a in actions]
         put_events(self.client, entries)

@@ -12,7 +12,6 @@ from typing import Any
 from agentocore.agent.loop import Agent
 from agentocore.approvals import ApprovalStore
 from agentocore.config import Settings
-from agentocore.events.actions import EventBridgeActionSink
 from agentocore.events.publisher import EventPublisher
 from agentocore.memory.compaction import ModelSummarizer
 from agentocore.memory.store import ConversationMemory
@@ -61,10 +60,6 @@ class Runtime:
         return EventPublisher(self.settings.event_bus_name)
 
     @cached_property
-    def action_sink(self) -> EventBridgeActionSink:
-        return EventBridgeActionSink(self.settings.event_bus_name, client=self.publisher.client)
-
-    @cached_property
     def approvals(self) -> ApprovalStore:
         return ApprovalStore(self.settings.table_name, ttl_days=self.settings.ttl_days)
 
@@ -104,15 +99,14 @@ class Runtime:
             model,
             tools,
             settings=self.settings,
-            system_prompt=prompt,
-            action_sink=self.action_sink,
+            system_prompt=prompt,  # no action sink: the turn's save writes the outbox
             summarizer=ModelSummarizer(model),
         )
         return ConversationRunner(agent, self.memory)
 
     def reset(self, **replace: Any) -> None:
         """Drop built objects (tests): the next use builds them again, or uses ``replace``."""
-        for name in ("model", "memory", "publisher", "action_sink", "approvals", "policy"):
+        for name in ("model", "memory", "publisher", "approvals", "policy"):
             self.__dict__.pop(name, None)
         self._runners.clear()
         self.__dict__.update(replace)

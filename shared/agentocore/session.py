@@ -77,6 +77,11 @@ class ConversationRunner:
     :meth:`resume` (the continuation's invocation) runs the rest and clears the mark in its
     own one transaction. While a continuation is pending, ``send`` raises
     :class:`ConversationBusy`.
+
+    The actions a run requests are written to the outbox by the same transaction that saves
+    its turns (``ConversationMemory.append(actions=...)``); the outbox relay publishes them
+    from the table's stream. A run whose save fails requests nothing, so the agent must not
+    have an ``action_sink`` of its own.
     """
 
     def __init__(
@@ -88,6 +93,11 @@ class ConversationRunner:
         conflict_retries: int = 3,
         compact_after_save: bool = True,
     ) -> None:
+        if agent.action_sink is not None:
+            raise ValueError(
+                "ConversationRunner publishes actions through the outbox saved with the turn: "
+                "build its Agent without an action_sink"
+            )
         self.agent = agent
         self.memory = memory
         self.summarizer = summarizer or agent.summarizer
@@ -157,6 +167,7 @@ class ConversationRunner:
                     cost_usd=result.cost_usd,
                     model_id=result.model_id,
                     start_running=running,
+                    actions=result.actions,
                 )
                 break
             except TurnConflict:
@@ -268,6 +279,7 @@ class ConversationRunner:
                     cost_usd=result.cost_usd,
                     model_id=result.model_id,
                     finish_running=running.invocation_id,
+                    actions=result.actions,
                 )
             except TurnConflict:
                 attempts += 1

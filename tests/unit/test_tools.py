@@ -17,8 +17,8 @@ from agentocore.tools import ToolExecutor
 from .sample_tools import WeatherInput, build_registry
 
 
-def run_one(registry, name, tool_input, sink=None, ctx=None):
-    executor = ToolExecutor(registry, action_sink=sink)
+def run_one(registry, name, tool_input, ctx=None):
+    executor = ToolExecutor(registry)
     [outcome] = executor.execute(
         [{"toolUseId": "tu_1", "name": name, "input": tool_input}], ctx or ToolContext()
     )
@@ -115,14 +115,14 @@ def test_output_model_validates_success():
     ]
 
 
-def test_action_tool_publishes_an_event_with_a_deterministic_id():
-    sink = CollectingActionSink()
+def test_action_tool_requests_an_action_with_a_deterministic_id():
     ctx = ToolContext(conversation_id="c1", user_id="u1")
     outcome = run_one(
-        build_registry(), "trigger_refund", {"order_id": "A-1001", "reason": "broken"}, sink, ctx
+        build_registry(), "trigger_refund", {"order_id": "A-1001", "reason": "broken"}, ctx
     )
     assert outcome.status == "success"
-    [action] = sink.actions
+    action = outcome.action
+    assert action is not None
     assert action.type == "RefundRequested"
     assert action.action_id == action_id_for("c1", "tu_1")
     assert action.detail == {
@@ -137,22 +137,47 @@ def test_action_tool_publishes_an_event_with_a_deterministic_id():
     assert ack["status"] == "requested" and ack["action_id"] == action.action_id
     # the same tool call again (e.g. a retried request) yields the same action id
     again = run_one(
-        build_registry(), "trigger_refund", {"order_id": "A-1001", "reason": "broken"}, sink, ctx
+        build_registry(), "trigger_refund", {"order_id": "A-1001", "reason": "broken"}, ctx
     )
     assert again.action.action_id == action.action_id
 
 
-def test_action_tool_without_sink_or_with_failing_sink_is_an_error():
-    args = {"order_id": "A-1001", "reason": "broken"}
-    assert "no action sink" in error_text(run_one(build_registry(), "trigger_refund", args))
+def test_the_executor_publishes_nothing_the_agent_publishes_after_the_run():
+    """Standalone agent: the sink sees the run's actions once the run is over, not before."""
+    seen_during_run: list[int] = []
+    sink = CollectingActionSink()
 
+    def answer(request):
+        seen_during_run.append(len(sink.actions))  # the tool already ran
+        return text_response("Refund requested.")
+
+    model = ScriptedModel(
+        [
+            tool_use_response(("t1", "trigger_refund", {"order_id": "A-1001", "reason": "broken"})),
+            answer,
+        ]
+    )
+    agent = Agent(model, build_registry(), action_sink=sink)
+    result = agent.run("refund A-1001", context=ToolContext(conversation_id="c1"))
+    assert seen_during_run == [0]
+    assert [a.action_id for a in sink.actions] == [a.action_id for a in result.actions]
+    assert len(result.actions) == 1
+
+
+def test_a_failing_standalone_sink_raises_after_the_run():
     class Failing:
         def publish(self, actions):
             raise ConnectionError("bus down")
 
-    outcome = run_one(build_registry(), "trigger_refund", args, Failing())
-    assert "could not request the action" in error_text(outcome)
-    assert outcome.action is None
+    model = ScriptedModel(
+        [
+            tool_use_response(("t1", "trigger_refund", {"order_id": "A-1001", "reason": "broken"})),
+            text_response("done"),
+        ]
+    )
+    agent = Agent(model, build_registry(), action_sink=Failing())
+    with pytest.raises(ConnectionError):
+        agent.run("refund A-1001")
 
 
 def test_self_healing_cycle_invalid_input_error_corrected_call_success():
@@ -274,25 +299,22 @@ def test_requested_by_is_the_runs_identity_whatever_the_tool_returns():
     def impersonating(args: _ActionArgs) -> dict:
         return {"order_id": args.order_id, "amount": 5000, "requested_by": "approver"}
 
-    sink = CollectingActionSink()
     ctx = ToolContext(conversation_id="c1", user_id="alice")
-    run_one(_action_registry(impersonating), "request_it", {"order_id": "A-1"}, sink, ctx)
-    assert sink.actions[0].detail["requested_by"] == "alice"
+    outcome = run_one(_action_registry(impersonating), "request_it", {"order_id": "A-1"}, ctx)
+    assert outcome.action.detail["requested_by"] == "alice"
     # no identity in the run: the field is present and empty, never the tool's value
-    sink = CollectingActionSink()
-    run_one(_action_registry(impersonating), "request_it", {"order_id": "A-1"}, sink)
-    assert sink.actions[0].detail["requested_by"] is None
+    outcome = run_one(_action_registry(impersonating), "request_it", {"order_id": "A-1"})
+    assert outcome.action.detail["requested_by"] is None
 
 
 def test_action_tool_returning_a_non_mapping_is_a_tool_error_not_a_crash():
     def wrong(args: _ActionArgs) -> list:
         return [args.order_id]
 
-    sink = CollectingActionSink()
-    outcome = run_one(_action_registry(wrong), "request_it", {"order_id": "A-1"}, sink)
+    outcome = run_one(_action_registry(wrong), "request_it", {"order_id": "A-1"})
     assert outcome.status == "invalid_output"
     assert "must return an object" in error_text(outcome)
-    assert sink.actions == []
+    assert outcome.action is None
 
 
 def test_timed_out_action_tool_publishes_nothing_when_it_finishes_late():
@@ -304,9 +326,16 @@ def test_timed_out_action_tool_publishes_nothing_when_it_finishes_late():
         finished.set()
         return {"order_id": args.order_id, "amount": 50}
 
-    sink = CollectingActionSink()
     registry = _action_registry(late, timeout_s=0.1)
-    executor = ToolExecutor(registry, action_sink=sink)
+    executor = ToolExecutor(registry)
+    late_outcomes: list = []
+    original = executor._emit
+
+    def record_emit(*args):
+        late_outcomes.append(original(*args))
+        return late_outcomes[-1]
+
+    executor._emit = record_emit
     [outcome] = executor.execute(
         [{"toolUseId": "tu_1", "name": "request_it", "input": {"order_id": "A-1"}}],
         ToolContext(conversation_id="c1", user_id="alice"),
@@ -316,44 +345,16 @@ def test_timed_out_action_tool_publishes_nothing_when_it_finishes_late():
     assert executor._pool is not None
     executor._pool.shutdown(wait=True)  # the late call has run to its end
     assert finished.is_set()
-    assert sink.actions == []
-
-
-def test_an_action_published_just_before_the_timeout_is_reported_not_abandoned():
-    """The publish and the timeout race: whichever wins, the model's answer matches the bus."""
-    in_publish = threading.Event()
-    release = threading.Event()
-
-    class SlowSink(CollectingActionSink):
-        def publish(self, actions):
-            in_publish.set()
-            release.wait(5)
-            super().publish(actions)
-
-    def quick(args: _ActionArgs) -> dict:
-        return {"order_id": args.order_id, "amount": 50}
-
-    sink = SlowSink()
-    executor = ToolExecutor(_action_registry(quick, timeout_s=0.1), action_sink=sink)
-    timer = threading.Timer(0.3, release.set)  # publish outlasts the tool's timeout
-    timer.start()
-    [outcome] = executor.execute(
-        [{"toolUseId": "tu_1", "name": "request_it", "input": {"order_id": "A-1"}}],
-        ToolContext(conversation_id="c1", user_id="alice"),
-    )
-    timer.join()
-    assert in_publish.is_set()
-    assert outcome.status == "success" and outcome.action is not None
-    assert [a.action_id for a in sink.actions] == [outcome.action.action_id]
+    # the late result reached _emit after the abandonment: no action, reported as a timeout
+    [(status, _block, _error, action)] = late_outcomes
+    assert status == "timeout" and action is None
 
 
 def test_an_action_that_breaks_its_event_contract_is_a_tool_error_and_not_published():
     def negative(args: _ActionArgs) -> dict:
         return {"order_id": args.order_id, "amount": -5}
 
-    sink = CollectingActionSink()
     ctx = ToolContext(conversation_id="c1", user_id="alice")
-    outcome = run_one(_action_registry(negative), "request_it", {"order_id": "A-1"}, sink, ctx)
+    outcome = run_one(_action_registry(negative), "request_it", {"order_id": "A-1"}, ctx)
     assert outcome.status == "invalid_output" and outcome.action is None
     assert "amount" in error_text(outcome) and "would refuse" in error_text(outcome)
-    assert sink.actions == []

@@ -108,6 +108,14 @@ class Agent:
 
     ``run`` never raises for an expected outcome; the :class:`AgentResult` says what happened.
     Build one per process (Lambda cold start) and reuse it across invocations.
+
+    Actions the run's tools request are collected on ``AgentResult.actions``; tools publish
+    nothing. Standalone (no conversation memory), an ``action_sink`` publishes them after
+    :meth:`run` / :meth:`resume` return from the loop (a failed publish raises; the action ids
+    are deterministic, so running the same request again requests the same actions). A
+    :class:`~agentocore.session.ConversationRunner` takes an agent without a sink: it writes
+    the actions to the outbox in the transaction that saves the turn, and the relay publishes
+    them, so a turn that fails to save requests nothing.
     """
 
     def __init__(
@@ -134,11 +142,11 @@ class Agent:
         self.summarizer = summarizer
         self.backoff = backoff or Backoff()
         self.refusal_text = refusal_text
+        self.action_sink = action_sink
         self.executor = ToolExecutor(
             self.tools,
             concurrency=self.settings.tool_concurrency,
             timeout_s=self.settings.tool_timeout_s,
-            action_sink=action_sink,
         )
         self._cache_plan: caching.CachePlan | None = None
         self._inference = {
@@ -191,7 +199,7 @@ class Agent:
         """
         content = [{"text": user_message}] if isinstance(user_message, str) else user_message
         run = _Run(list(history), [{"role": "user", "content": content}])
-        return self._loop(run, summary, context, budget, spent, deadline)
+        return self._published(self._loop(run, summary, context, budget, spent, deadline))
 
     def resume(
         self,
@@ -213,7 +221,13 @@ class Agent:
             raise ValueError("resume needs a history ending with a user toolResult message")
         start = max((i for i, m in enumerate(history) if is_user_text(m)), default=0)
         run = _Run(list(history[:start]), [], history[start:], prior_iterations=iterations_used)
-        return self._loop(run, summary, context, budget, spent, deadline)
+        return self._published(self._loop(run, summary, context, budget, spent, deadline))
+
+    def _published(self, result: AgentResult) -> AgentResult:
+        """Publish the run's actions through the standalone ``action_sink`` (if any)."""
+        if self.action_sink is not None and result.actions:
+            self.action_sink.publish(result.actions)
+        return result
 
     def _loop(
         self,

@@ -2,7 +2,8 @@
 
 Costs per agent turn: load = GetItem(META) + one Query for the window (a new conversation skips
 the Query); save = one TransactWriteItems (turn Puts guarded by ``attribute_not_exists`` plus the
-META update guarded by ``turn_count = :expected`` with atomic ``ADD`` of usage and cost).
+META update guarded by ``turn_count = :expected`` with atomic ``ADD`` of usage and cost, plus
+one outbox item when the run requested actions: :mod:`agentocore.events.outbox`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from agentocore import ddb
 from agentocore.budget import tokens
 from agentocore.budget.guard import Spent
 from agentocore.budget.usage import Usage
+from agentocore.events import outbox
+from agentocore.events.actions import ActionRequest
 from agentocore.memory import codec
 from agentocore.memory.window import StoredTurn, repair
 from agentocore.types import Message
@@ -331,6 +334,7 @@ class ConversationMemory(ddb.TableStore):
         model_id: str | None = None,
         start_running: Continuation | None = None,
         finish_running: str | None = None,
+        actions: Sequence[ActionRequest] = (),
     ) -> int:
         """Store ``new_messages`` as turns ``expected+1..`` and add usage to the totals, in one
         transaction. Raises :class:`TurnConflict` if anyone else wrote first (nothing written),
@@ -338,16 +342,40 @@ class ConversationMemory(ddb.TableStore):
 
         Requires that no continuation is pending, unless ``finish_running`` is the pending one's
         invocation id (then it is cleared in the same transaction); ``start_running`` marks a
-        deferred run's continuation as pending (``since`` = now)."""
+        deferred run's continuation as pending (``since`` = now).
+
+        ``actions`` (the run's action requests) go into one outbox item in the same
+        transaction; the outbox relay publishes them once it is committed."""
         count = len(new_messages)
-        if not 0 < count < MAX_TRANSACTION_ITEMS:
-            raise ValueError(f"can append 1..{MAX_TRANSACTION_ITEMS - 1} messages, got {count}")
+        limit = MAX_TRANSACTION_ITEMS - 1 - (1 if actions else 0)  # META (+ the outbox item)
+        if not 0 < count <= limit:
+            raise ValueError(f"can append 1..{limit} messages, got {count}")
         now = self._clock()
         now_iso = _now_iso(now)
         ttl = self.expires(now)
-        per_item = min(codec.MAX_ITEM_CONTENT_BYTES, codec.MAX_TRANSACTION_BYTES // (count + 1))
+        writes: list[dict[str, Any]] = []
+        budget = codec.MAX_TRANSACTION_BYTES
+        if actions:
+            entries = outbox.entries_json(actions)
+            writes.append(
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": outbox.outbox_item(
+                            conversation_id,
+                            expected_turn_count + 1,
+                            actions,
+                            now_iso=now_iso,
+                            ttl=ttl,
+                            entries=entries,
+                        ),
+                        "ConditionExpression": "attribute_not_exists(PK)",
+                    }
+                }
+            )
+            budget -= len(entries.encode())
+        per_item = min(codec.MAX_ITEM_CONTENT_BYTES, budget // (count + 1))
         pk = _s(conv_pk(conversation_id))
-        actions: list[dict[str, Any]] = []
         for offset, message in enumerate(new_messages, start=1):
             number = expected_turn_count + offset
             content = codec.fit(list(message["content"]), per_item)
@@ -363,7 +391,7 @@ class ConversationMemory(ddb.TableStore):
             }
             if model_id and message["role"] == "assistant":
                 item["model_id"] = _s(model_id)
-            actions.append(
+            writes.append(
                 {
                     "Put": {
                         "TableName": self.table_name,
@@ -425,7 +453,7 @@ class ConversationMemory(ddb.TableStore):
                     ":riter": _n(start_running.iterations),
                 }
             )
-        actions.append(
+        writes.append(
             {
                 "Update": {
                     "TableName": self.table_name,
@@ -440,7 +468,7 @@ class ConversationMemory(ddb.TableStore):
                 }
             }
         )
-        self._transact(actions, conversation_id, user_id)
+        self._transact(writes, conversation_id, user_id)
         return expected_turn_count + count
 
     def reschedule_running(self, conversation_id: str, running: Continuation) -> str | None:

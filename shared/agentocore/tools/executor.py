@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from agentocore.events.actions import ActionRequest, ActionSink, call_key
+from agentocore.events.actions import ActionRequest, call_key
 from agentocore.events.contracts import CONTRACTS, EventContractError, parse_detail
 from agentocore.tools import results
 from agentocore.tools.registry import Tool, ToolContext, ToolError, ToolRegistry
@@ -41,8 +41,8 @@ class ToolOutcome:
 
 class _Job:
     """One call's shared state. ``lock`` orders the two racing outcomes of an action tool: it
-    either publishes its action (``committed``, the model is told) or is abandoned at its
-    timeout first (``abandoned``, its late result publishes nothing)."""
+    either has its action accepted into the run (``committed``, the model is told) or is
+    abandoned at its timeout first (``abandoned``, its late result requests nothing)."""
 
     __slots__ = ("abandoned", "committed", "lock", "started_at")
 
@@ -59,6 +59,10 @@ class ToolExecutor:
     Calls run on a bounded thread pool (built on first use). A call that exceeds its timeout
     yields an error result at once; Python cannot stop the thread, so the tool keeps its worker
     until it returns (tools doing I/O should use their own client timeouts too).
+
+    Action tools (``emits=``) publish nothing here: their accepted actions come back on the
+    outcomes (``ToolOutcome.action``) and are published after the run (the conversation's
+    outbox, saved with the turn; or ``Agent``'s ``action_sink`` when used standalone).
     """
 
     def __init__(
@@ -67,12 +71,10 @@ class ToolExecutor:
         *,
         concurrency: int = 4,
         timeout_s: float = 15.0,
-        action_sink: ActionSink | None = None,
     ) -> None:
         self.registry = registry
         self.concurrency = concurrency
         self.timeout_s = timeout_s
-        self.action_sink = action_sink
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -124,7 +126,7 @@ class ToolExecutor:
                 committed = job.committed
                 job.abandoned = not committed
             if committed or fut.done():
-                return fut.result()  # its action went out: the call's real outcome
+                return fut.result()  # its action was accepted: the call's real outcome
             fut.cancel()
             name = str(tu.get("name", ""))
             tool_use_id = str(tu.get("toolUseId", ""))
@@ -202,10 +204,11 @@ class ToolExecutor:
     def _emit(
         self, tool: Tool, value: Any, ctx: ToolContext, job: _Job
     ) -> tuple[ToolStatus, ContentBlock, str | None, ActionRequest | None]:
-        """Publish the tool's return value as an action event; tell the model it was queued.
+        """Accept the tool's return value as an action of the run; tell the model it was queued.
 
+        Nothing is published here: the run's actions are published once the turn is saved.
         ``requested_by`` is the run's identity, whatever the tool returned. A call already
-        abandoned at its timeout publishes nothing."""
+        abandoned at its timeout requests nothing."""
         if isinstance(value, BaseModel):
             detail = value.model_dump(mode="json")
         elif isinstance(value, dict):
@@ -228,9 +231,6 @@ class ToolExecutor:
                 msg = f"tool '{tool.name}' returned an action its workers would refuse: {exc}"
                 return "invalid_output", results.error(ctx.tool_use_id, msg), msg, None
         action = ActionRequest(type=str(tool.emits), action_id=action_id, detail=detail)
-        if self.action_sink is None:
-            msg = f"tool '{tool.name}' emits actions but no action sink is configured"
-            return "error", results.error(ctx.tool_use_id, msg), msg, None
         with job.lock:
             if job.abandoned:
                 log.warning(
@@ -240,14 +240,6 @@ class ToolExecutor:
                 msg = f"tool '{tool.name}' timed out; its action was not requested"
                 return "timeout", results.error(ctx.tool_use_id, msg), msg, None
             job.committed = True
-            try:
-                self.action_sink.publish([action])
-            except Exception as exc:
-                log.exception("action publish failed", extra={"tool": tool.name})
-                msg = (
-                    f"tool '{tool.name}' could not request the action: {type(exc).__name__}: {exc}"
-                )
-                return "error", results.error(ctx.tool_use_id, msg), msg, None
         ack = {
             "action_id": action_id,
             "type": tool.emits,

@@ -16,15 +16,15 @@ from agentocore import (
     TurnConflict,
 )
 from agentocore.budget import Budget, ModelPrice, Spent
-from agentocore.events import CollectingActionSink
 from agentocore.models.scripted import text_response, tool_use_response
 
+from .outbox_view import OutboxView
 from .sample_tools import build_registry
 
 PRICED = PricingTable({"priced-model": ModelPrice(3.0, 15.0, 0.3, 3.75)})
 
 
-def runner_for(table, dynamodb, steps, *, settings=None, sink=None, summarizer=True):
+def runner_for(table, dynamodb, steps, *, settings=None, summarizer=True):
     model = ScriptedModel(steps, model_id="priced-model")
     settings = settings or Settings()
     agent = Agent(
@@ -32,7 +32,6 @@ def runner_for(table, dynamodb, steps, *, settings=None, sink=None, summarizer=T
         build_registry(),
         settings=settings,
         pricing=PRICED,
-        action_sink=sink,
         summarizer=ModelSummarizer(model) if summarizer else None,
     )
     memory = ConversationMemory(table, client=dynamodb, window_messages=settings.window_messages)
@@ -40,7 +39,6 @@ def runner_for(table, dynamodb, steps, *, settings=None, sink=None, summarizer=T
 
 
 def test_turn_is_saved_with_usage_totals(dynamodb, table, counter):
-    sink = CollectingActionSink()
     runner, _model, memory = runner_for(
         table,
         dynamodb,
@@ -52,7 +50,6 @@ def test_turn_is_saved_with_usage_totals(dynamodb, table, counter):
             ),
             text_response("Your refund was requested.", input_tokens=1200, output_tokens=50),
         ],
-        sink=sink,
     )
     counter.reset()
     outcome = runner.send(
@@ -66,7 +63,8 @@ def test_turn_is_saved_with_usage_totals(dynamodb, table, counter):
     expected_cost = (2200 * 3.0 + 150 * 15.0) / 1_000_000
     assert result.cost_usd == pytest.approx(expected_cost)
     assert [a.type for a in result.actions] == ["RefundRequested"]
-    assert sink.actions[0].detail["conversation_id"] == "c1"
+    [requested] = OutboxView(dynamodb, table).actions  # saved with the turn, one transaction
+    assert requested["conversation_id"] == "c1"
     meta = memory.get_meta("c1")
     assert (meta.input_tokens, meta.output_tokens, meta.turn_count) == (2200, 150, 4)
     assert meta.cost_usd == pytest.approx(expected_cost)

@@ -16,24 +16,22 @@ from agentocore import (
     TurnConflict,
 )
 from agentocore.budget import Budget
-from agentocore.events import CollectingActionSink
 from agentocore.memory import ConversationBusy
 from agentocore.memory.window import StoredTurn, repair
 from agentocore.models import ModelError
 from agentocore.models.scripted import text_response
 
+from .outbox_view import OutboxView
 from .sample_tools import build_registry
 from .test_loop_deadline import FakeClock, refund, slow
 
 
 def setup(table, dynamodb, steps, *, window_messages=60, **settings):
     clock = FakeClock()
-    sink = CollectingActionSink()
+    sink = OutboxView(dynamodb, table)  # the actions the saves requested
     # a step taking the clock is built with it (a slow step); the others are played as they are
     model = ScriptedModel([s(clock) if callable(s) else s for s in steps])
-    agent = Agent(
-        model, build_registry(), settings=Settings(**settings), action_sink=sink, clock=clock
-    )
+    agent = Agent(model, build_registry(), settings=Settings(**settings), clock=clock)
     memory = ConversationMemory(table, client=dynamodb, window_messages=window_messages)
     return ConversationRunner(agent, memory), model, memory, sink, clock
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from agentocore.events.outbox import PENDING_ATTR, PENDING_INDEX
 from agentocore.memory.store import USER_INDEX
 
 
 def table_definition(table_name: str) -> dict[str, Any]:
-    """``CreateTable`` arguments: PK/SK strings, on-demand, GSI ``UserIdIndex``."""
+    """``CreateTable`` arguments: PK/SK strings, on-demand, GSIs ``UserIdIndex`` and the sparse
+    ``OutboxPendingIndex`` (unpublished outbox items), a NEW_AND_OLD_IMAGES stream."""
     return {
         "TableName": table_name,
         "BillingMode": "PAY_PER_REQUEST",
@@ -17,6 +19,8 @@ def table_definition(table_name: str) -> dict[str, Any]:
             {"AttributeName": "SK", "AttributeType": "S"},
             {"AttributeName": "user_id", "AttributeType": "S"},
             {"AttributeName": "updated_at", "AttributeType": "S"},
+            {"AttributeName": PENDING_ATTR, "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "S"},
         ],
         "KeySchema": [
             {"AttributeName": "PK", "KeyType": "HASH"},
@@ -30,8 +34,17 @@ def table_definition(table_name: str) -> dict[str, Any]:
                     {"AttributeName": "updated_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},
-            }
+            },
+            {
+                "IndexName": PENDING_INDEX,
+                "KeySchema": [
+                    {"AttributeName": PENDING_ATTR, "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
         ],
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     }
 
 

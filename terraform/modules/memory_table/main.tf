@@ -23,12 +23,28 @@ resource "aws_dynamodb_table" "this" {
     name = "updated_at"
     type = "S"
   }
+  attribute {
+    name = "outbox_pending"
+    type = "S"
+  }
+  attribute {
+    name = "created_at"
+    type = "S"
+  }
 
   global_secondary_index {
     name            = "UserIdIndex"
     hash_key        = "user_id"
     range_key       = "updated_at"
     projection_type = "ALL"
+  }
+
+  # Sparse: only outbox items not yet published carry outbox_pending (republish queries it).
+  global_secondary_index {
+    name            = "OutboxPendingIndex"
+    hash_key        = "outbox_pending"
+    range_key       = "created_at"
+    projection_type = "KEYS_ONLY"
   }
 
   ttl {

@@ -66,6 +66,7 @@ class Stack:
     events: Any
     s3: Any
     sns: Any
+    seen_sequences: set[str] = field(default_factory=set)
 
     def drain(self, queue_url: str) -> list[dict[str, Any]]:
         out = []
@@ -80,8 +81,39 @@ class Stack:
                 self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
 
     def bus_events(self, detail_type: str | None = None) -> list[dict[str, Any]]:
+        """What reached the bus, once outbox_relay has run on the new stream records (as the
+        stack's event source mapping would)."""
+        self.relay_outbox()
         events = self.drain(self.bus_queue)
         return [e for e in events if detail_type is None or e["detail-type"] == detail_type]
+
+    def stream_records(self) -> list[dict[str, Any]]:
+        """The table's stream records not returned before (the Lambda event's shape)."""
+        streams = boto3.client(  # moto routes the classic endpoint only
+            "dynamodbstreams",
+            region_name=REGION,
+            endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com",
+        )
+        arn = self.dynamodb.describe_table(TableName=self.table)["Table"]["LatestStreamArn"]
+        out = []
+        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+            iterator = streams.get_shard_iterator(
+                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            for record in streams.get_records(ShardIterator=iterator)["Records"]:
+                seq = record["dynamodb"]["SequenceNumber"]
+                if seq not in self.seen_sequences:
+                    self.seen_sequences.add(seq)
+                    out.append({**record, "eventSourceARN": arn})
+        return out
+
+    def relay_outbox(self) -> dict[str, Any]:
+        """Run outbox_relay on the new stream records, as the event source mapping would."""
+        records = self.stream_records()
+        if not records:
+            return {"batchItemFailures": []}
+        module = load_function("outbox_relay")
+        return dict(module.handler({"Records": records}, LambdaContext()))
 
     def notices(self, queue_url: str) -> list[dict[str, Any]]:
         return [
@@ -236,7 +268,7 @@ def install_runtime(module: Any, steps: list[Any], **settings: Any) -> ScriptedM
     for name in ("invoke_once", "perform_once", "request_once", "post_once"):
         if hasattr(module, name):
             getattr(module, name).reset()
-    for name in ("worker", "requester", "recorder"):
+    for name in ("worker", "requester", "recorder", "relay"):
         if hasattr(module, name):
             getattr(module, name).set(None)
     return model

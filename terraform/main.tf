@@ -27,8 +27,10 @@ locals {
   # Dead-letter queues, all drained by dlq_handler: one per EventBridge target, the bus's own,
   # one per asynchronously invoked function. dlq_handler's own failures go to the terminal queue.
   target_dlqs   = ["invocation", "invocation_priority", "small_refunds", "large_refunds", "risky_refunds", "approved", "schedule", "bus", "unrouted"]
-  function_dlqs = ["fn_agent_executor", "fn_agent_executor_priority", "fn_standard_worker", "fn_approval_worker"]
-  drained_dlqs  = concat(local.target_dlqs, local.function_dlqs)
+  function_dlqs = ["fn_agent_executor", "fn_agent_executor_priority", "fn_standard_worker", "fn_approval_worker", "fn_outbox_relay"]
+  # on-failure destinations of stream event source mappings (outbox.tf)
+  stream_dlqs  = ["outbox"]
+  drained_dlqs = concat(local.target_dlqs, local.function_dlqs, local.stream_dlqs)
 
   environment = merge({
     AGENTOCORE_TABLE_NAME          = module.memory_table.name
@@ -88,6 +90,7 @@ locals {
     standard_worker         = 30
     approval_worker         = 30
     dlq_handler             = 60
+    outbox_relay            = 60
   }
 
   functions = {
@@ -153,6 +156,39 @@ locals {
           sid       = "ConsumeDeadLetters"
           actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
           resources = [for k in local.drained_dlqs : module.queues.arns[k]]
+        },
+      ]
+    }
+    outbox_relay = {
+      source      = "outbox_relay"
+      description = "Publishes the action requests saved turns wrote to the outbox (table stream)"
+      memory_mb   = 256
+      timeout_s   = local.timeouts.outbox_relay
+      statements = [
+        {
+          sid       = "ReadStream"
+          actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+          resources = [module.memory_table.stream_arn]
+        },
+        {
+          sid       = "Outbox"
+          actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+          resources = [local.table_arn]
+        },
+        {
+          sid       = "PendingOutbox"
+          actions   = ["dynamodb:Query"]
+          resources = ["${local.table_arn}/index/OutboxPendingIndex"]
+        },
+        {
+          sid       = "PublishEvents"
+          actions   = ["events:PutEvents"]
+          resources = [local.bus_arn]
+        },
+        {
+          sid       = "OnFailure"
+          actions   = ["sqs:SendMessage"]
+          resources = [module.queues.arns["outbox"]]
         },
       ]
     }

@@ -1,10 +1,12 @@
 """dlq_handler's service: every dead-lettered message becomes a failure item and an SNS alert.
 
-Understands the three shapes that reach AgentoCore's DLQs: an EventBridge target DLQ message
+Understands the four shapes that reach AgentoCore's DLQs: an EventBridge target DLQ message
 (body = the event; ERROR_CODE / ERROR_MESSAGE / RETRY_ATTEMPTS attributes), a Lambda async DLQ
-message (body = the event; ErrorCode / ErrorMessage attributes) and a Lambda on-failure
-destination record (``requestContext`` / ``requestPayload`` / ``responsePayload``). Anything
-else, including a body that is not JSON, is recorded as it came: never dropped.
+message (body = the event; ErrorCode / ErrorMessage attributes), a Lambda on-failure
+destination record (``requestContext`` / ``requestPayload`` / ``responsePayload``) and a stream
+event source mapping's on-failure record (``requestContext`` / ``responseContext`` /
+``DDBStreamBatchInfo``: where the batch was in the stream, not its records; the outbox relay's).
+Anything else, including a body that is not JSON, is recorded as it came: never dropped.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ MAX_ORIGINAL_BYTES = 300_000
 #: carry no error attributes, the queue itself is the error.
 UNROUTED_QUEUE_SUFFIX = "-unrouted-dlq"
 UNROUTED_ERROR = "unrouted: no rule on the bus handles this event (an undeclared action type?)"
+STREAM_BATCH = "DDBStreamBatchInfo"
+STREAM_DETAIL_TYPE = "DynamoDBStreamBatchFailed"
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ def describe(record: Mapping[str, Any]) -> Failure:
             queue=queue,
             malformed=True,
         )
+    if isinstance(payload, dict) and isinstance(payload.get(STREAM_BATCH), dict):
+        return _stream_failure(payload, message_id, queue, receive_count)
     if isinstance(payload, dict) and "requestContext" in payload and "requestPayload" in payload:
         ctx = payload.get("requestContext") or {}
         response = payload.get("responsePayload") or {}
@@ -104,6 +110,40 @@ def describe(record: Mapping[str, Any]) -> Failure:
         source=fields.get("source"),
         queue=queue,
         origin=str(origin) if origin else None,
+    )
+
+
+def _stream_failure(
+    payload: dict[str, Any], message_id: str, queue: str | None, receive_count: int
+) -> Failure:
+    """A stream mapping gave up on a batch (retries exhausted or records too old): AWS sends
+    the batch's position, not its records. For the table's stream these are outbox items left
+    unpublished: they are republished from the pending index once the cause is fixed."""
+    batch = payload[STREAM_BATCH]
+    ctx = payload.get("requestContext") or {}
+    response = payload.get("responseContext") or {}
+    shard = str(batch.get("shardId", "unknown-shard"))
+    first, last = batch.get("startSequenceNumber"), batch.get("endSequenceNumber")
+    condition = str(ctx.get("condition", "unknown condition"))
+    function_error = response.get("functionError")
+    error = (
+        f"stream batch abandoned ({condition}"
+        + (f", function error {function_error}" if function_error else "")
+        + f"): {batch.get('batchSize', '?')} record(s) of {shard}, sequence numbers "
+        f"{first}..{last} of {batch.get('streamArn', 'unknown stream')}. Outbox items among "
+        "them stay unpublished: republish them (outbox_relay with "
+        '{"republish_older_than_s": N}) once the cause is fixed.'
+    )
+    return Failure(
+        event_id=f"stream:{shard}:{first}",  # a redelivered record is recorded once
+        message_id=message_id,
+        error=error,
+        attempts=int(ctx.get("approximateInvokeCount", receive_count)),
+        original=payload,
+        detail_type=STREAM_DETAIL_TYPE,
+        source="aws:dynamodb",
+        queue=queue,
+        origin=str(ctx["functionArn"]) if ctx.get("functionArn") else None,
     )
 
 

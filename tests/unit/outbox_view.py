@@ -15,13 +15,19 @@ class OutboxView:
 
     @property
     def items(self) -> list[dict[str, Any]]:
-        items = self.dynamodb.scan(
-            TableName=self.table,
-            FilterExpression="begins_with(PK, :p)",
-            ExpressionAttributeValues={":p": {"S": "OUTBOX#"}},
-            ConsistentRead=True,
-        )["Items"]
-        return sorted(items, key=lambda i: (i["PK"]["S"], i["SK"]["S"]))
+        kwargs = {
+            "TableName": self.table,
+            "FilterExpression": "begins_with(PK, :p)",
+            "ExpressionAttributeValues": {":p": {"S": "OUTBOX#"}},
+            "ConsistentRead": True,
+        }
+        items = []
+        while True:
+            page = self.dynamodb.scan(**kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return sorted(items, key=lambda i: (i["PK"]["S"], i["SK"]["S"]))
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     @property
     def entries(self) -> list[dict[str, Any]]:

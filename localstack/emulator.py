@@ -100,8 +100,10 @@ def apply_hooks() -> None:
     strict_dynamodb.install()
     strict_config.install()
     import s3_bucket_policy
+    import strict_events
 
     s3_bucket_policy.install()
+    strict_events.install()
 
     lambda_executor.install(endpoint())
 

@@ -26,7 +26,7 @@ locals {
 
   # Dead-letter queues, all drained by dlq_handler: one per EventBridge target, the bus's own,
   # one per asynchronously invoked function. dlq_handler's own failures go to the terminal queue.
-  target_dlqs   = ["invocation", "invocation_priority", "small_refunds", "large_refunds", "risky_refunds", "approved", "schedule", "bus", "unrouted"]
+  target_dlqs   = ["invocation", "invocation_priority", "actions_standard", "actions_approval", "approved", "schedule", "bus", "unrouted"]
   function_dlqs = ["fn_agent_executor", "fn_agent_executor_priority", "fn_standard_worker", "fn_approval_worker", "fn_outbox_relay"]
   # on-failure destinations of stream event source mappings (outbox.tf)
   stream_dlqs  = ["outbox"]
@@ -36,7 +36,7 @@ locals {
     AGENTOCORE_TABLE_NAME          = module.memory_table.name
     AGENTOCORE_EVENT_BUS_NAME      = "${local.prefix}-bus"
     AGENTOCORE_MODEL               = var.model
-    AGENTOCORE_APPROVAL_THRESHOLD  = tostring(var.approval_threshold)
+    AGENTOCORE_APP                 = var.app
     AGENTOCORE_APPROVER_GROUP      = var.approver_group
     AGENTOCORE_APPROVALS_TOPIC_ARN = local.approvals_topic_arn
     AGENTOCORE_ALERTS_TOPIC_ARN    = local.alerts_topic_arn
@@ -110,7 +110,7 @@ locals {
     }
     standard_worker = {
       source      = "standard_worker"
-      description = "Performs actions: small refunds and approved ones"
+      description = "Performs actions: those needing no approval and approved ones"
       memory_mb   = 512
       timeout_s   = local.timeouts.standard_worker
       statements = [
@@ -124,7 +124,7 @@ locals {
     }
     approval_worker = {
       source      = "approval_worker"
-      description = "High-value actions become pending approvals + SNS notices"
+      description = "Actions whose rule needs a human become pending approvals + SNS notices"
       memory_mb   = 512
       timeout_s   = local.timeouts.approval_worker
       statements = [
@@ -133,6 +133,11 @@ locals {
           sid       = "NotifyApprovers"
           actions   = ["sns:Publish"]
           resources = [module.alerts.approvals_topic_arn]
+        },
+        {
+          sid       = "PublishEvents"
+          actions   = ["events:PutEvents"]
+          resources = [local.bus_arn]
         },
       ]
     }
@@ -202,13 +207,25 @@ locals {
     "POST /approvals/{approval_id}",
   ]
 
-  # The action types some rule routes; any other on the actions source is unrouted.
-  routed_action_types = distinct(flatten([
-    for spec in values(local.rule_specs) : jsondecode(spec.pattern)["detail-type"]
-    if jsondecode(spec.pattern).source == ["agentocore.actions"]
-  ]))
+  # The application's action types: one rule per (type, worker) from the catalog file it owns
+  # (generated from its Python declarations: python -m agentocore.actions.routing <app>).
+  action_catalog = jsondecode(file(coalesce(var.action_catalog_file, "${path.module}/../functions/${var.app}/catalog.json")))
+  action_targets = {
+    standard_worker = { function = "standard_worker", dlq = "actions_standard" }
+    approval_worker = { function = "approval_worker", dlq = "actions_approval" }
+  }
+  action_rules = merge([
+    for name, action in local.action_catalog.actions : {
+      for worker, rule in action.rules : rule.key => {
+        description = "${name} (${action.approval_text}) -> ${worker}"
+        pattern     = jsonencode(rule.pattern)
+        worker      = worker
+      }
+    }
+  ]...)
 
-  # rule -> the function it targets; each target gets its own DLQ (queue key = rule key)
+  # rule -> its target: a function (its own DLQ) or, for what no rule may act on, the unrouted
+  # queue (dlq_handler records it and alerts)
   rules = merge(
     { for key, rule in local.rule_specs : key => {
       description   = rule.description
@@ -217,14 +234,18 @@ locals {
       target_arn    = module.functions[rule.target].arn
       dlq_arn       = module.queues.arns[key]
     } },
+    { for key, rule in local.action_rules : key => {
+      description   = rule.description
+      pattern       = rule.pattern
+      function_name = rule.worker == "unrouted" ? null : module.functions[local.action_targets[rule.worker].function].name
+      target_arn    = rule.worker == "unrouted" ? module.queues.arns["unrouted"] : module.functions[local.action_targets[rule.worker].function].arn
+      dlq_arn       = rule.worker == "unrouted" ? module.queues.arns["bus"] : module.queues.arns[local.action_targets[rule.worker].dlq]
+    } },
     {
-      # the catch-all: action requests no rule routes (undeclared action types) are recorded
+      # the catch-all: undeclared action types, other detail-types on the actions source
       unrouted_actions = {
-        description = "Action requests no rule routes (undeclared action types) -> unrouted queue"
-        pattern = jsonencode({
-          source        = ["agentocore.actions"]
-          "detail-type" = [{ "anything-but" = local.routed_action_types }]
-        })
+        description   = "Action requests no rule routes (undeclared action types) -> unrouted queue"
+        pattern       = jsonencode(local.action_catalog.unrouted)
         function_name = null
         target_arn    = module.queues.arns["unrouted"]
         dlq_arn       = module.queues.arns["bus"]
@@ -249,36 +270,6 @@ locals {
         source        = ["agentocore.agent"]
         "detail-type" = ["AgentInvocationRequested"]
         detail        = { priority = ["high"] }
-      })
-    }
-    small_refunds = {
-      description = "RefundRequested amount <= threshold (not high risk) -> standard_worker"
-      target      = "standard_worker"
-      pattern = jsonencode({
-        source        = ["agentocore.actions"]
-        "detail-type" = ["RefundRequested"]
-        detail = {
-          amount    = [{ numeric = ["<=", var.approval_threshold] }]
-          high_risk = [false, { exists = false }] # a producer may omit the flag
-        }
-      })
-    }
-    large_refunds = {
-      description = "RefundRequested amount > threshold -> approval_worker"
-      target      = "approval_worker"
-      pattern = jsonencode({
-        source        = ["agentocore.actions"]
-        "detail-type" = ["RefundRequested"]
-        detail        = { amount = [{ numeric = [">", var.approval_threshold] }] }
-      })
-    }
-    risky_refunds = {
-      description = "RefundRequested flagged high risk -> approval_worker"
-      target      = "approval_worker"
-      pattern = jsonencode({
-        source        = ["agentocore.actions"]
-        "detail-type" = ["RefundRequested"]
-        detail        = { high_risk = [true] }
       })
     }
     approved = {

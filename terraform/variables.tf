@@ -51,10 +51,20 @@ variable "model" {
   default     = "bedrock:us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 }
 
-variable "approval_threshold" {
-  description = "Refunds above this amount wait for a human (rules and workers use the same number)."
-  type        = number
-  default     = 1000
+variable "app" {
+  description = "The application module (AGENTOCORE_APP, shipped in the layer): its action catalog and tools."
+  type        = string
+  default     = "example_app"
+  validation {
+    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]*$", var.app))
+    error_message = "app must be a Python module name (a folder under functions/)."
+  }
+}
+
+variable "action_catalog_file" {
+  description = "The application's catalog file (default: functions/<app>/catalog.json)."
+  type        = string
+  default     = null
 }
 
 variable "approver_group" {

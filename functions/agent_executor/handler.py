@@ -12,7 +12,6 @@ import json
 import time
 from typing import Any
 
-import example_tools
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -44,8 +43,9 @@ logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 app = APIGatewayHttpResolver()
 
-#: Built on the first invocation (settings from the environment), then reused.
-runtime = Singleton(lambda: Runtime(tools=example_tools.registry()))
+#: Built on the first invocation (settings from the environment; the tools and action types of
+#: the application named by AGENTOCORE_APP), then reused.
+runtime = Singleton(Runtime)
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[str]:

@@ -1,5 +1,6 @@
-"""approval_worker: RefundRequested above the threshold (or high risk) becomes a pending
-approval and an SNS notice to the approvers' topic. Decisions come through the HTTP API."""
+"""approval_worker: an ActionRequested whose type's rule needs a human becomes a pending
+approval, an ActionApprovalRequested event and an SNS notice to the approvers' topic.
+Decisions come through the HTTP API."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from agentocore.events import EventContractError, RefundRequested, parse_event
+from agentocore.events import ActionRequested, EventContractError, parse_event
 from agentocore.lambda_support import ACTION_EVENT_KEY, Idempotent, Singleton
 from agentocore.runtime import Runtime
 from agentocore.workers.approval_requests import ApprovalRequester
@@ -25,7 +26,8 @@ def _build_requester() -> ApprovalRequester:
     rt = runtime()
     if not rt.settings.approvals_topic_arn:
         raise RuntimeError("AGENTOCORE_APPROVALS_TOPIC_ARN is not set")
-    return ApprovalRequester(rt.approvals, SnsNotifier(rt.settings.approvals_topic_arn), rt.policy)
+    notifier = SnsNotifier(rt.settings.approvals_topic_arn)
+    return ApprovalRequester(rt.catalog, rt.approvals, notifier, rt.publisher)
 
 
 requester = Singleton(_build_requester)
@@ -33,8 +35,9 @@ requester = Singleton(_build_requester)
 
 def _request_approval(event: dict[str, Any]) -> dict[str, Any]:
     detail = parse_event(event)
-    if not isinstance(detail, RefundRequested):
+    if not isinstance(detail, ActionRequested):
         raise EventContractError(f"approval_worker does not handle {detail.DETAIL_TYPE}")
+    tracer.put_annotation("action_type", detail.action_type)
     tracer.put_annotation("action_id", detail.action_id)
     outcome = requester().handle(detail)
     logger.info("approval requested", extra={"approval": outcome})

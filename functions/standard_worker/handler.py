@@ -1,7 +1,10 @@
-"""standard_worker: performs RefundRequested (amount <= threshold) and ActionApproved events.
+"""standard_worker: performs ActionRequested events whose type's rule needs no approval, and
+ActionApproved events, with the handlers of the application's action catalog.
 
-Idempotent (Powertools, DynamoDB persistence): a redelivered event performs nothing twice.
-Failures raise, so EventBridge/Lambda retry and, after the retries, the event is dead-lettered.
+Idempotent twice over (Powertools, DynamoDB persistence): per event (a redelivery publishes
+nothing twice) and per action id around the handler (however an action arrives, its handler's
+outcome is recorded once and replayed). Failures raise, so EventBridge/Lambda retry and, after
+the retries, the event is dead-lettered (dlq_handler records it and alerts).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from agentocore.events import parse_event
 from agentocore.lambda_support import ACTION_EVENT_KEY, Idempotent, Singleton
 from agentocore.runtime import Runtime
-from agentocore.workers.refunds import ActionWorker, RefundLedger
+from agentocore.workers.perform import ActionWorker
 
 SERVICE = "standard_worker"
 logger = Logger(service=SERVICE)
@@ -22,12 +25,20 @@ tracer = Tracer(service=SERVICE)
 
 runtime = Singleton(Runtime)
 
+#: The handler's outcome per action id, whatever event carried it.
+run_handler_once = Idempotent(
+    lambda job: worker().run_handler(job),
+    name=f"{SERVICE}-action",
+    key_jmespath="action_id",
+    table_name=lambda: runtime().settings.table_name,
+)
+
 
 def _build_worker() -> ActionWorker:
     rt = runtime()
-    s = rt.settings
-    ledger = RefundLedger(s.table_name, fail_order_ids=s.payments_fail_order_ids)
-    return ActionWorker(ledger, rt.approvals, rt.publisher, rt.policy)
+    return ActionWorker(
+        rt.catalog, rt.approvals, rt.publisher, rt.settings, perform=run_handler_once
+    )
 
 
 worker = Singleton(_build_worker)
@@ -35,7 +46,8 @@ worker = Singleton(_build_worker)
 
 def _perform(event: dict[str, Any]) -> dict[str, Any]:
     detail = parse_event(event)  # unknown version / invalid fields raise: DLQ path
-    tracer.put_annotation("action_type", detail.DETAIL_TYPE)
+    action_type = event.get("detail", {}).get("action_type")
+    tracer.put_annotation("action_type", str(action_type or detail.DETAIL_TYPE))
     tracer.put_annotation("action_id", str(event.get("detail", {}).get("action_id")))
     outcome = worker().handle(detail)
     logger.info("action handled", extra={"detail_type": detail.DETAIL_TYPE, "outcome": outcome})
@@ -54,4 +66,5 @@ perform_once = Idempotent(
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     logger.set_correlation_id(event.get("id"))
+    run_handler_once.bind(context)
     return perform_once(event, context)

@@ -117,12 +117,22 @@ def build_layer(arch: str, python: str, out: Path) -> tuple[int, int]:
         target = ["--no-compile", "--target", str(site), "--implementation", "cp"]
         wheels = ["--python-version", python, "--only-binary=:all:", "-r", str(REQUIREMENTS)]
         subprocess.run([*pip, *platforms, *target, *wheels], check=True)
-        shutil.copytree(
-            ROOT / "shared" / "agentocore",
-            site / "agentocore",
-            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-        )
+        for package in (ROOT / "shared" / "agentocore", *app_packages()):
+            shutil.copytree(
+                package, site / package.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
         return write_zip(Path(tmp), out / "agentocore-layer.zip")
+
+
+def app_packages() -> list[Path]:
+    """Application packages beside the functions (a folder with ``__init__.py`` and no
+    ``handler.py``, e.g. ``functions/example_app``): shipped in the layer, importable by every
+    function (``AGENTOCORE_APP``)."""
+    return sorted(
+        p
+        for p in (ROOT / "functions").iterdir()
+        if (p / "__init__.py").is_file() and not (p / "handler.py").is_file()
+    )
 
 
 def build_functions(out: Path) -> dict[str, tuple[int, int]]:

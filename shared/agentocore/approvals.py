@@ -1,4 +1,4 @@
-"""Human approval of high-value actions: pending -> approved | rejected, exactly once.
+"""Human approval of actions: pending -> approved | rejected, exactly once.
 
 Item: ``PK=APPROVAL#<id>``, ``SK=META``. The approval id is the action id, so a redelivered
 action event finds its approval instead of creating a second one. Pending approvals are listed
@@ -57,8 +57,7 @@ class Approval:
     action: dict[str, Any]
     requested_by: str | None
     conversation_id: str | None
-    amount: float | None
-    currency: str | None
+    summary: str
     created_at: str
     decided_by: str | None = None
     decided_at: str | None = None
@@ -74,8 +73,7 @@ class Approval:
             "action": self.action,
             "requested_by": self.requested_by,
             "conversation_id": self.conversation_id,
-            "amount": self.amount,
-            "currency": self.currency,
+            "summary": self.summary,
             "created_at": self.created_at,
             "decided_by": self.decided_by,
             "decided_at": self.decided_at,
@@ -84,7 +82,6 @@ class Approval:
 
 
 def _from_item(item: dict[str, Any]) -> Approval:
-    amount = item.get("amount")
     return Approval(
         approval_id=str(item["approval_id"]["S"]),
         status=str(item["status"]["S"]),  # type: ignore[arg-type]
@@ -92,8 +89,7 @@ def _from_item(item: dict[str, Any]) -> Approval:
         action=json.loads(item["action"]["S"]),
         requested_by=ddb.get_str(item, "requested_by"),
         conversation_id=ddb.get_str(item, "conversation_id"),
-        amount=float(amount["N"]) if amount else None,
-        currency=ddb.get_str(item, "currency"),
+        summary=ddb.get_str(item, "summary") or "",
         created_at=str(item["created_at"]["S"]),
         decided_by=ddb.get_str(item, "decided_by"),
         decided_at=ddb.get_str(item, "decided_at"),
@@ -117,8 +113,7 @@ class ApprovalStore(ddb.TableStore):
         action: dict[str, Any],
         requested_by: str | None,
         conversation_id: str | None,
-        amount: float | None = None,
-        currency: str | None = None,
+        summary: str = "",
     ) -> tuple[Approval, bool]:
         """Create a pending approval; returns ``(approval, created)`` (False: it existed)."""
         now = self._clock()
@@ -138,10 +133,8 @@ class ApprovalStore(ddb.TableStore):
             item["requested_by"] = ddb.s(requested_by)
         if conversation_id:
             item["conversation_id"] = ddb.s(conversation_id)
-        if amount is not None:
-            item["amount"] = ddb.n(float(amount))
-        if currency:
-            item["currency"] = ddb.s(currency)
+        if summary:
+            item["summary"] = ddb.s(summary)
         try:
             self.client.put_item(
                 TableName=self.table_name,

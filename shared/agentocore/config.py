@@ -91,10 +91,12 @@ class Settings(BaseModel):
     )
     approvals_topic_arn: str = Field("", description="SNS topic notified of pending approvals.")
     alerts_topic_arn: str = Field("", description="SNS topic for DLQ failure alerts.")
-    approval_threshold: float = Field(1000.0, ge=0, description="Refunds above need approval.")
     approver_group: str = Field("approvers", description="JWT group allowed to decide.")
-    payments_fail_order_ids: list[str] = Field(
-        default_factory=list, description="Demo payment system: order ids that fail (tests)."
+    app: str = Field(
+        "",
+        pattern=r"^([A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)?$",
+        description="The application module: its `catalog` (ActionCatalog) and `tools()` "
+        "(ToolRegistry); empty = no tools, no action types.",
     )
 
     @classmethod
@@ -111,8 +113,6 @@ class Settings(BaseModel):
                     values[name] = json.loads(raw)
                 except json.JSONDecodeError as exc:
                     raise ConfigError(f"AGENTOCORE_AGENTS is not JSON: {exc}") from exc
-            elif name == "payments_fail_order_ids":
-                values[name] = [v.strip() for v in raw.split(",") if v.strip()]
             else:
                 values[name] = raw
         values.update(overrides)

@@ -38,7 +38,7 @@ class Singleton(Generic[T]):
 
 
 #: Action events are handled once per (detail-type, action_id): a redelivered event, or the same
-#: action id arriving as RefundRequested and later ActionApproved, is told apart by both.
+#: action id arriving as ActionRequested and later ActionApproved, is told apart by both.
 ACTION_EVENT_KEY = '["detail-type", detail.action_id]'
 
 
@@ -69,7 +69,13 @@ class Idempotent:
         self.expires_after_seconds = expires_after_seconds
         self._wrapped: Callable[..., dict[str, Any]] | None = None
         self._config: Any = None
+        self._context: Any = None
         self._lock = threading.Lock()
+
+    def bind(self, context: Any) -> None:
+        """The Lambda context for calls made without one (an idempotent step inside the
+        handler: Powertools uses its remaining time for the in-progress record's expiry)."""
+        self._context = context
 
     def _build(self) -> Callable[..., dict[str, Any]]:
         from aws_lambda_powertools.utilities.idempotency import (
@@ -110,6 +116,7 @@ class Idempotent:
             with self._lock:
                 if self._wrapped is None:
                     self._wrapped = self._build()
+        context = context if context is not None else self._context
         if context is not None and self._config is not None:
             self._config.register_lambda_context(context)
         return self._wrapped(data=data)

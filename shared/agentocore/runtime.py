@@ -5,10 +5,13 @@ Nothing here talks to AWS until a method is used: clients are built lazily.
 
 from __future__ import annotations
 
+import importlib
 import threading
 from functools import cached_property
+from types import ModuleType
 from typing import Any
 
+from agentocore.actions.catalog import ActionCatalog
 from agentocore.agent.loop import Agent
 from agentocore.approvals import ApprovalStore
 from agentocore.config import Settings
@@ -19,13 +22,29 @@ from agentocore.models.base import ModelProvider
 from agentocore.models.registry import create_model
 from agentocore.session import ConversationRunner
 from agentocore.tools.registry import ToolRegistry
-from agentocore.workers.policy import ApprovalPolicy
 
 AGENT_ID = r"^[A-Za-z0-9_-]{1,64}$"
 
 
 class UnknownAgent(ValueError):
     """No agent is configured under this agent_id."""
+
+
+class AppError(ImportError):
+    """The application module (``AGENTOCORE_APP``) cannot be loaded or lacks its parts."""
+
+
+def load_app(name: str) -> ModuleType:
+    """Import the application module; it must have ``catalog`` and ``tools()``."""
+    try:
+        module = importlib.import_module(name)
+    except ImportError as exc:
+        raise AppError(f"cannot import the application module {name!r}: {exc}") from exc
+    if not isinstance(getattr(module, "catalog", None), ActionCatalog):
+        raise AppError(f"{name}.catalog must be an agentocore.actions.ActionCatalog")
+    if not callable(getattr(module, "tools", None)):
+        raise AppError(f"{name}.tools must be a function returning a ToolRegistry")
+    return module
 
 
 class Runtime:
@@ -39,10 +58,37 @@ class Runtime:
         model: ModelProvider | None = None,
     ) -> None:
         self.settings = settings or Settings.from_env()
-        self.tools = tools or ToolRegistry()
+        self._tools = tools
         self._model = model
         self._runners: dict[str, ConversationRunner] = {}
         self._lock = threading.Lock()
+
+    @cached_property
+    def app(self) -> ModuleType | None:
+        """The application module named by ``settings.app`` (None when empty)."""
+        return load_app(self.settings.app) if self.settings.app else None
+
+    @cached_property
+    def tools(self) -> ToolRegistry:
+        """The tools given to the constructor, else the application's."""
+        if self._tools is not None:
+            return self._tools
+        if self.app is None:
+            return ToolRegistry(self.catalog)
+        registry = self.app.tools()
+        if not isinstance(registry, ToolRegistry):
+            raise AppError(f"{self.settings.app}.tools() did not return a ToolRegistry")
+        return registry
+
+    @cached_property
+    def catalog(self) -> ActionCatalog:
+        """The application's action types (the tools' catalog when tools were given)."""
+        if self._tools is not None and self._tools.actions is not None:
+            return self._tools.actions
+        if self.app is None:
+            return ActionCatalog()
+        catalog: ActionCatalog = self.app.catalog
+        return catalog
 
     @cached_property
     def model(self) -> ModelProvider:
@@ -62,10 +108,6 @@ class Runtime:
     @cached_property
     def approvals(self) -> ApprovalStore:
         return ApprovalStore(self.settings.table_name, ttl_days=self.settings.ttl_days)
-
-    @cached_property
-    def policy(self) -> ApprovalPolicy:
-        return ApprovalPolicy(self.settings.approval_threshold)
 
     def agent_ids(self) -> list[str]:
         return sorted({"default", *self.settings.agents})
@@ -106,7 +148,7 @@ class Runtime:
 
     def reset(self, **replace: Any) -> None:
         """Drop built objects (tests): the next use builds them again, or uses ``replace``."""
-        for name in ("model", "memory", "publisher", "approvals", "policy"):
+        for name in ("model", "memory", "publisher", "approvals"):
             self.__dict__.pop(name, None)
         self._runners.clear()
         self.__dict__.update(replace)

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from agentocore.actions import ActionCatalog, Approval
 from agentocore.tools import ToolContext, ToolError, ToolRegistry
 
 ORDERS = {
@@ -40,8 +41,18 @@ class RefundInput(BaseModel):
 
 class RefundRequested(BaseModel):
     order_id: str
-    amount: float
+    amount: float = Field(gt=0, le=1_000_000)
     currency: str = "USD"
+
+
+#: The sample's one action type (its handler is not run by these tests).
+actions = ActionCatalog()
+actions.add(
+    "RefundRequested",
+    payload=RefundRequested,
+    approval=Approval.above("amount", 1000),
+    handler=lambda payload, ctx: {"refunded": payload.amount},
+)
 
 
 class SleepInput(BaseModel):
@@ -53,7 +64,7 @@ class BarrierInput(BaseModel):
 
 
 def build_registry(barrier: threading.Barrier | None = None) -> ToolRegistry:
-    registry = ToolRegistry()
+    registry = ToolRegistry(actions=actions)
 
     @registry.tool(output_model=WeatherOutput)
     def get_weather(args: WeatherInput) -> dict[str, object]:

@@ -168,8 +168,8 @@ def test_prompt_lists_tools_rules_examples_and_ends_with_a_step():
     shots = prompt.split("Examples:\n")[1].split("\n\n")[0].splitlines()
     tools_in_order = [json.loads(line[6:])["tool"] for line in shots if line.startswith("Step:")]
     assert tools_in_order == [
-        "get_order_status", "trigger_refund", "get_weather", "answer",
-        "trigger_refund", "get_weather", "get_order_status", "answer",
+        "get_order_status", "trigger_refund", "cancel_subscription", "get_weather", "answer",
+        "trigger_refund", "cancel_subscription", "get_weather", "get_order_status", "answer",
     ]  # fmt: skip
     assert prompt.endswith("\n\nUser: Where is order A-1001?\nStep:")
 
@@ -316,7 +316,7 @@ def test_a_whole_agent_turn_on_the_local_provider():
         "Refund A-1001, it broke", context=ToolContext(conversation_id="c1", user_id="u1")
     )
     assert result.status == "completed" and result.final_text == "Refund requested."
-    assert [a.detail["order_id"] for a in sink.actions] == ["A-1001"]
+    assert [a.detail["payload"]["order_id"] for a in sink.actions] == ["A-1001"]
     assert "Result: " in backend.bodies[1]["prompt"]  # the tool's result went back to the model
 
 

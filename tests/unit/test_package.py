@@ -86,8 +86,8 @@ def test_eventbridge_sink_publishes_action_events():
             EventBusName="bus",
             EventPattern=json.dumps(
                 {
-                    "detail-type": ["RefundRequested"],
-                    "detail": {"amount": [{"numeric": [">", 1000]}]},
+                    "detail-type": ["ActionRequested"],
+                    "detail": {"payload": {"amount": [{"numeric": [">", 1000]}]}},
                 }
             ),
         )
@@ -97,11 +97,15 @@ def test_eventbridge_sink_publishes_action_events():
         sink = EventBridgeActionSink("bus", client=events)
         sink.publish(
             [
-                ActionRequest(type="RefundRequested", action_id="a1", detail={"amount": 5000}),
-                ActionRequest(type="RefundRequested", action_id="a2", detail={"amount": 50}),
+                ActionRequest(
+                    type="RefundOrder", action_id="a1", detail={"payload": {"amount": 5000}}
+                ),
+                ActionRequest(
+                    type="RefundOrder", action_id="a2", detail={"payload": {"amount": 50}}
+                ),
             ]
         )
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
         bodies = [json.loads(m["Body"]) for m in messages]
-        assert [b["detail"]["amount"] for b in bodies] == [5000]
+        assert [b["detail"]["payload"]["amount"] for b in bodies] == [5000]
         assert bodies[0]["source"] == "agentocore.actions"

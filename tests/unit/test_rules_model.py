@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 from pathlib import Path
 
 from agentocore import Agent, create_model
@@ -15,10 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def example_tools():
-    folder = str(ROOT / "functions" / "agent_executor")
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    return importlib.import_module("example_tools").registry()
+    from example_app import tools
+
+    return tools()
 
 
 def agent(sink=None):
@@ -46,7 +43,8 @@ def test_refund_request_emits_an_action():
     )
     assert [c.name for c in result.tool_calls] == ["trigger_refund"]
     [action] = sink.actions
-    assert action.detail["amount"] == 5000.0
+    assert action.type == "RefundOrder"
+    assert action.detail["payload"]["amount"] == 5000.0
     assert "I've requested the refund" in result.final_text
     assert action.action_id in result.final_text
 
@@ -77,3 +75,19 @@ def test_only_offered_tools_are_called():
     )
     assert response["stopReason"] == "end_turn"
     assert response["output"]["message"]["content"][0]["text"] == HELP
+
+
+def test_cancel_subscription_requests_an_action_that_always_needs_approval():
+    sink = CollectingActionSink()
+    result = agent(sink).run(
+        "Please cancel subscription S-1001, too expensive",
+        context=ToolContext(conversation_id="c2", user_id="u2"),
+    )
+    assert [c.name for c in result.tool_calls] == ["cancel_subscription"]
+    [action] = sink.actions
+    assert action.type == "CancelSubscription"
+    assert action.detail["payload"]["subscription_id"] == "S-1001"
+    assert action.detail["requested_by"] == "u2"
+    assert "A human approves every cancellation" in result.final_text
+    again = agent(sink).run("Cancel S-2002 now", context=ToolContext(conversation_id="c3"))
+    assert "already cancelled" in again.final_text and len(sink.actions) == 1

@@ -15,6 +15,7 @@ from agentocore.models.scripted import text_response, tool_use_response
 from agentocore.tools import ToolExecutor
 
 from .sample_tools import WeatherInput, build_registry
+from .sample_tools import actions as sample_actions
 
 
 def run_one(registry, name, tool_input, ctx=None):
@@ -126,12 +127,14 @@ def test_action_tool_requests_an_action_with_a_deterministic_id():
     assert action.type == "RefundRequested"
     assert action.action_id == action_id_for("c1", "tu_1")
     assert action.detail == {
-        "order_id": "A-1001",
-        "amount": 50.0,
-        "currency": "USD",
+        "version": 1,
+        "action_type": "RefundRequested",
         "action_id": action.action_id,
+        "payload_version": 1,
+        "payload": {"order_id": "A-1001", "amount": 50.0, "currency": "USD"},
         "conversation_id": "c1",
         "requested_by": "u1",
+        "agent_id": None,
     }
     ack = outcome.result["toolResult"]["content"][0]["json"]
     assert ack["status"] == "requested" and ack["action_id"] == action.action_id
@@ -286,7 +289,7 @@ class _ActionArgs(BaseModel):
 
 
 def _action_registry(func, timeout_s=None):
-    registry = ToolRegistry()
+    registry = ToolRegistry(actions=sample_actions)
     registry.tool(
         name="request_it", emits="RefundRequested", timeout_s=timeout_s, description="Request."
     )(func)
@@ -313,7 +316,7 @@ def test_action_tool_returning_a_non_mapping_is_a_tool_error_not_a_crash():
 
     outcome = run_one(_action_registry(wrong), "request_it", {"order_id": "A-1"})
     assert outcome.status == "invalid_output"
-    assert "must return an object" in error_text(outcome)
+    assert "must return the action's payload" in error_text(outcome)
     assert outcome.action is None
 
 

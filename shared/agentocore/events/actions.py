@@ -17,6 +17,7 @@ from agentocore.events.publisher import put_events
 #: yields the same action id, so a re-run of the request cannot produce a second refund.
 ACTION_NAMESPACE = uuid.UUID("6f1f6a52-2f38-4d59-9a2e-0d5b1b0a7c11")
 ACTION_SOURCE = "agentocore.actions"
+REQUEST_DETAIL_TYPE = "ActionRequested"
 
 
 def call_key(name: str, tool_input: Any) -> str:
@@ -32,7 +33,8 @@ def action_id_for(request_id: str | None, call: str) -> str:
 
 
 class ActionRequest(BaseModel):
-    """One action event: ``type`` becomes the EventBridge detail-type, ``detail`` its detail."""
+    """One requested action: ``type`` is its action type, ``detail`` the full
+    ``ActionRequested`` event detail (payload, ids, requester)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -44,7 +46,7 @@ class ActionRequest(BaseModel):
         """The PutEvents entry (without ``EventBusName``) that requests this action."""
         return {
             "Source": ACTION_SOURCE,
-            "DetailType": self.type,
+            "DetailType": REQUEST_DETAIL_TYPE,
             "Detail": json.dumps(self.detail, separators=(",", ":"), default=str),
         }
 

@@ -111,22 +111,38 @@ class AgentExecutionCompleted(EventDetail):
     )
 
 
-class RefundRequested(EventDetail):
-    """A refund asked for by the agent; routed by amount (<= 1000 standard, > 1000 approval)."""
+class ActionRequested(EventDetail):
+    """A tool asked for an action of a declared type (see :mod:`agentocore.actions`).
+
+    ``version`` is this envelope's contract version (as for every event); ``payload_version``
+    is the action type's declared payload version. ``requested_by`` is the run's identity,
+    stamped by the framework. EventBridge routes on ``action_type`` and the payload fields the
+    type's approval rule tests; workers enforce the rule again."""
 
     SOURCE = "agentocore.actions"
-    DETAIL_TYPE = "RefundRequested"
+    DETAIL_TYPE = "ActionRequested"
 
+    action_type: str = Field(pattern=r"^[A-Z][A-Za-z0-9]{2,63}$")
     action_id: str = Field(min_length=1, max_length=128)
-    order_id: str = Field(min_length=1, max_length=64)
-    amount: float = Field(gt=0)
-    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
-    conversation_id: str | None = None
-    user_id: str | None = None
-    #: Stamped by the framework from the run's identity (tool output cannot set it).
+    payload_version: int = Field(1, ge=1)
+    payload: dict[str, Any]
     requested_by: str | None = None
-    reason: str | None = None
-    high_risk: bool = False
+    conversation_id: str | None = None
+    agent_id: str | None = None
+
+
+class ActionApprovalRequested(EventDetail):
+    """approval_worker created a pending approval for an action and notified the approvers."""
+
+    SOURCE = "agentocore.approvals"
+    DETAIL_TYPE = "ActionApprovalRequested"
+
+    approval_id: str
+    action_id: str
+    action_type: str
+    requested_by: str | None = None
+    conversation_id: str | None = None
+    summary: str = ""
 
 
 class _Decision(EventDetail):
@@ -135,20 +151,20 @@ class _Decision(EventDetail):
     approval_id: str
     action_id: str
     action_type: str
-    action: dict[str, Any] = Field(description="The original action's detail.")
+    action: dict[str, Any] = Field(description="The ActionRequested detail decided on.")
     decided_by: str
     reason: str | None = None
     conversation_id: str | None = None
 
 
 class ActionApproved(_Decision):
-    """A human approved a high-value action; standard_worker performs it."""
+    """A human approved an action; standard_worker performs it."""
 
     DETAIL_TYPE = "ActionApproved"
 
 
 class ActionRejected(_Decision):
-    """A human rejected a high-value action."""
+    """A human rejected an action; nothing is performed."""
 
     DETAIL_TYPE = "ActionRejected"
 
@@ -182,7 +198,8 @@ CONTRACTS: dict[str, type[EventDetail]] = {
     for model in (
         AgentInvocationRequested,
         AgentExecutionCompleted,
-        RefundRequested,
+        ActionRequested,
+        ActionApprovalRequested,
         ActionApproved,
         ActionRejected,
         ActionCompleted,

@@ -3,6 +3,7 @@
 It speaks the Converse shapes (toolUse blocks, stopReasons, usage) so the whole system runs
 with no AWS account and no model weights:
 
+- a user text naming a subscription (``S-1001``) and "cancel"   -> ``cancel_subscription``
 - a user text naming an order id (``A-1001``) and "refund"      -> ``trigger_refund``
 - a user text naming an order id (status/where/track/order)      -> ``get_order_status``
 - a user text asking for the weather "in <City>"                 -> ``get_weather``
@@ -28,11 +29,14 @@ from agentocore.types import ContentBlock, ConverseRequest, ConverseResponse, Me
 ORDER_ID = re.compile(r"\b([A-Z]-\d{4})\b")
 CITY = re.compile(r"\bweather\b.*?\bin\s+([A-Z][A-Za-z .'-]{1,60}?)(?:[?.!,]|$)", re.IGNORECASE)
 REFUND = re.compile(r"\brefund", re.IGNORECASE)
+SUBSCRIPTION_ID = re.compile(r"\b(S-\d{4})\b")
+CANCEL = re.compile(r"\b(cancel|stop|unsubscribe)", re.IGNORECASE)
 STATUS = re.compile(r"\b(status|where|track|order|shipped|delivered)\b", re.IGNORECASE)
 HELP = (
     "I'm AgentoCore's offline rules model. I can check an order ('What's the status of order "
-    "A-1001?'), request a refund ('Refund order A-1001, it arrived broken') and report the "
-    "weather ('What's the weather in Paris?')."
+    "A-1001?'), request a refund ('Refund order A-1001, it arrived broken'), cancel a "
+    "subscription ('Cancel subscription S-1001, too expensive') and report the weather "
+    "('What's the weather in Paris?')."
 )
 
 
@@ -86,8 +90,15 @@ class RulesModel:
     def _plan(self, text: str, tools: set[str], position: int) -> list[ContentBlock]:
         order = ORDER_ID.search(text)
         city = CITY.search(text)
+        subscription = SUBSCRIPTION_ID.search(text)
         call: tuple[str, dict[str, Any]] | None = None
-        if order and REFUND.search(text) and "trigger_refund" in tools:
+        if subscription and CANCEL.search(text) and "cancel_subscription" in tools:
+            sub_id = subscription.group(1)
+            call = (
+                "cancel_subscription",
+                {"subscription_id": sub_id, "reason": text.strip()[:500]},
+            )
+        elif order and REFUND.search(text) and "trigger_refund" in tools:
             call = ("trigger_refund", {"order_id": order.group(1), "reason": text.strip()[:500]})
         elif order and "get_order_status" in tools and (STATUS.search(text) or not city):
             call = ("get_order_status", {"order_id": order.group(1)})
@@ -99,7 +110,8 @@ class RulesModel:
         # Unique per conversation position and input, so action ids never collide.
         seed = f"{position}:{call[0]}:{json.dumps(call[1], sort_keys=True)}"
         tool_use_id = "rules_" + hashlib.sha1(seed.encode()).hexdigest()[:20]
-        reasoning = f"Rule: the message names {call[1].get('order_id') or call[1].get('location')}"
+        named = call[1].get("order_id") or call[1].get("subscription_id") or call[1].get("location")
+        reasoning = f"Rule: the message names {named}"
         return [
             {"text": f"{reasoning}; calling {call[0]}."},
             {"toolUse": {"toolUseId": tool_use_id, "name": call[0], "input": call[1]}},
@@ -127,6 +139,11 @@ class RulesModel:
                 parts.append(
                     f"I've requested the refund (action {value['action_id']}). It completes "
                     "asynchronously; refunds above 1,000 wait for a human approver first."
+                )
+            elif name == "cancel_subscription" and isinstance(value, dict):
+                parts.append(
+                    f"I've requested the cancellation (action {value['action_id']}). A human "
+                    "approves every cancellation before it happens."
                 )
             elif name == "get_weather" and isinstance(value, dict):
                 unit = "°C" if value.get("units") == "celsius" else "°F"

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from agentocore.actions.catalog import ActionCatalog, ActionError
 from agentocore.events.actions import ActionRequest, call_key
-from agentocore.events.contracts import CONTRACTS, EventContractError, parse_detail
 from agentocore.tools import results
 from agentocore.tools.registry import Tool, ToolContext, ToolError, ToolRegistry
 from agentocore.types import ContentBlock
@@ -201,6 +201,12 @@ class ToolExecutor:
             value = value.model_dump()
         return tool.output_model.model_validate(value)
 
+    def _catalog(self) -> ActionCatalog:
+        catalog = self.registry.actions
+        if catalog is None:  # the registry refuses emits= without one; kept for hand-built Tools
+            raise ActionError("the tool registry has no action catalog")
+        return catalog
+
     def _emit(
         self, tool: Tool, value: Any, ctx: ToolContext, job: _Job
     ) -> tuple[ToolStatus, ContentBlock, str | None, ActionRequest | None]:
@@ -209,28 +215,25 @@ class ToolExecutor:
         Nothing is published here: the run's actions are published once the turn is saved.
         ``requested_by`` is the run's identity, whatever the tool returned. A call already
         abandoned at its timeout requests nothing."""
-        if isinstance(value, BaseModel):
-            detail = value.model_dump(mode="json")
-        elif isinstance(value, dict):
-            detail = dict(value)
-        else:
+        if not isinstance(value, BaseModel | dict):
             msg = (
-                f"tool '{tool.name}' requests '{tool.emits}' actions and must return an object "
-                f"with the action's fields, not {type(value).__name__}"
+                f"tool '{tool.name}' requests '{tool.emits}' actions and must return the action's "
+                f"payload (its model or an object), not {type(value).__name__}"
             )
             return "invalid_output", results.error(ctx.tool_use_id, msg), msg, None
-        action_id = str(detail.get("action_id") or ctx.action_id)
-        detail["action_id"] = action_id
-        detail["requested_by"] = ctx.user_id  # the framework's, never the tool's
-        if ctx.conversation_id is not None:
-            detail.setdefault("conversation_id", ctx.conversation_id)
-        if tool.emits in CONTRACTS:  # the event's contract: workers would refuse it later
-            try:
-                parse_detail(str(tool.emits), detail)
-            except EventContractError as exc:
-                msg = f"tool '{tool.name}' returned an action its workers would refuse: {exc}"
-                return "invalid_output", results.error(ctx.tool_use_id, msg), msg, None
-        action = ActionRequest(type=str(tool.emits), action_id=action_id, detail=detail)
+        try:
+            declared = self._catalog().get(str(tool.emits))
+            action = declared.request(
+                value,
+                action_id=ctx.action_id,
+                requested_by=ctx.user_id,  # the run's identity, never the tool's
+                conversation_id=ctx.conversation_id,
+                agent_id=ctx.agent_id,
+            )
+        except ActionError as exc:
+            msg = f"tool '{tool.name}' returned an action its workers would refuse: {exc}"
+            return "invalid_output", results.error(ctx.tool_use_id, msg), msg, None
+        action_id = action.action_id
         with job.lock:
             if job.abandoned:
                 log.warning(

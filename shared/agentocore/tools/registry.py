@@ -15,6 +15,9 @@ from typing_extensions import Unpack
 
 from agentocore.tools.examples import Example, append_examples
 
+if typing.TYPE_CHECKING:
+    from agentocore.actions.catalog import ActionCatalog
+
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -109,19 +112,24 @@ def _first_param_model(func: Callable[..., Any]) -> type[BaseModel] | None:
 
 
 class ToolRegistry:
-    """Named tools with validated inputs; ``config()`` gives the Converse ``toolConfig``."""
+    """Named tools with validated inputs; ``specs()`` gives the Converse tool entries.
 
-    def __init__(self) -> None:
+    ``actions``: the application's action catalog; a tool may only ``emits=`` a type declared
+    there (checked when the tool is registered, i.e. at import time)."""
+
+    def __init__(self, actions: ActionCatalog | None = None) -> None:
         self._tools: dict[str, Tool] = {}
+        self.actions = actions
 
     def tool(self, func: F | None = None, /, **options: Unpack[ToolOptions]) -> Any:
         """Register ``func`` as a tool: ``@registry.tool`` or ``@registry.tool(**options)``.
 
         ``func(args)`` or ``func(args, ctx)``: ``args`` is an instance of ``input_model`` (taken
         from the first parameter's annotation when not given), ``ctx`` a :class:`ToolContext`.
-        ``description`` defaults to the docstring. With ``emits="RefundRequested"`` the return
-        value is the action's detail: it is published as an event and the model is told the
-        action was requested (see :mod:`agentocore.tools.executor`). ``examples`` are
+        ``description`` defaults to the docstring. With ``emits="CancelSubscription"`` (a type of
+        the registry's action catalog) the return value is that action's payload: the framework
+        requests the action and tells the model it was requested
+        (see :mod:`agentocore.tools.executor`). ``examples`` are
         ``(request, input)`` pairs, validated against ``input_model`` and appended to the
         description (see :mod:`agentocore.tools.examples`).
         """
@@ -163,6 +171,8 @@ class ToolRegistry:
                 raise ValueError(
                     f"tool {tool_name!r}: example {request!r} is invalid: {exc}"
                 ) from exc
+        if emits is not None:
+            self._check_emits(tool_name, emits)
         takes_context = len(inspect.signature(func).parameters) >= 2
         tool = Tool(
             name=tool_name,
@@ -176,6 +186,19 @@ class ToolRegistry:
         )
         self._tools[tool_name] = tool
         return tool
+
+    def _check_emits(self, tool_name: str, emits: str) -> None:
+        if self.actions is None:
+            raise ValueError(
+                f"tool {tool_name!r} emits {emits!r}, but this registry has no action catalog: "
+                "build it with ToolRegistry(actions=<your ActionCatalog>)"
+            )
+        if emits not in self.actions:
+            declared = ", ".join(self.actions.names) or "none"
+            raise ValueError(
+                f"tool {tool_name!r} emits {emits!r}, which the action catalog does not declare "
+                f"(declared: {declared}); declare it with @catalog.action({emits!r}, ...)"
+            )
 
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)
@@ -195,7 +218,7 @@ class ToolRegistry:
 
     def subset(self, names: list[str]) -> ToolRegistry:
         """A registry with only ``names`` (per-agent tool sets); unknown names raise KeyError."""
-        sub = ToolRegistry()
+        sub = ToolRegistry(self.actions)
         for n in names:
             if n not in self._tools:
                 raise KeyError(f"unknown tool {n!r}; registered: {', '.join(self.names)}")

@@ -1,57 +1,75 @@
-"""approval_worker's service: high-value actions become pending approvals + an SNS notice."""
+"""approval_worker's service: a request that needs a human becomes a pending approval, an
+``ActionApprovalRequested`` event and an SNS notice to the approvers (each once per action)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from agentocore.actions.catalog import ActionCatalog
 from agentocore.approvals import Approval, ApprovalStore
-from agentocore.events.contracts import RefundRequested
+from agentocore.events.contracts import ActionApprovalRequested, ActionRequested
+from agentocore.events.publisher import EventPublisher
 from agentocore.workers.notify import SnsNotifier
-from agentocore.workers.policy import ApprovalPolicy
 
 log = logging.getLogger(__name__)
 
 
 class ApprovalRequester:
-    """Creates the approval (once per action) and notifies the approvers' topic (once)."""
+    """Creates the approval (the approval id is the action id) and announces it once."""
 
     def __init__(
         self,
+        catalog: ActionCatalog,
         approvals: ApprovalStore,
         notifier: SnsNotifier,
-        policy: ApprovalPolicy | None = None,
+        publisher: EventPublisher,
     ) -> None:
+        self.catalog = catalog
         self.approvals = approvals
         self.notifier = notifier
-        self.policy = policy or ApprovalPolicy()
+        self.publisher = publisher
 
-    def handle(self, refund: RefundRequested) -> dict[str, Any]:
-        if not self.policy.requires_approval(refund):
-            # Routed here although no approval is needed: be safe, still ask a human.
-            log.warning("approval requested below threshold", extra={"action": refund.action_id})
+    def handle(self, request: ActionRequested) -> dict[str, Any]:
+        """Raises for an undeclared type, another version or an invalid payload (DLQ path)."""
+        declared = self.catalog.get(request.action_type)
+        payload = declared.accept(request)
+        if not declared.needs_approval(payload):
+            # Routed here although its rule needs no approval: be safe, still ask a human.
+            log.warning(
+                "approval requested that the rule does not need",
+                extra={"action": request.action_id},
+            )
         approval, created = self.approvals.create(
-            refund.action_id,
-            action_type=refund.DETAIL_TYPE,
-            action=refund.model_dump(mode="json"),
-            requested_by=refund.requested_by or refund.user_id,
-            conversation_id=refund.conversation_id,
-            amount=refund.amount,
-            currency=refund.currency,
+            request.action_id,
+            action_type=request.action_type,
+            action=request.model_dump(mode="json"),
+            requested_by=request.requested_by,
+            conversation_id=request.conversation_id,
+            summary=declared.summary(payload),
         )
         if approval.status == "pending" and not approval.notified:
-            self._notify(approval)
+            self._announce(approval)
         return {"approval_id": approval.approval_id, "created": created, "status": approval.status}
 
-    def _notify(self, approval: Approval) -> None:
-        amount = f"{approval.amount:,.2f} {approval.currency}" if approval.amount else "?"
+    def _announce(self, approval: Approval) -> None:
+        self.publisher.publish(
+            ActionApprovalRequested(
+                approval_id=approval.approval_id,
+                action_id=approval.approval_id,
+                action_type=approval.action_type,
+                requested_by=approval.requested_by,
+                conversation_id=approval.conversation_id,
+                summary=approval.summary,
+            )
+        )
         self.notifier.publish(
-            f"Approval needed: {approval.action_type} {amount}",
+            f"Approval needed: {approval.summary}",
             {
                 "approval_id": approval.approval_id,
                 "action_type": approval.action_type,
-                "amount": approval.amount,
-                "currency": approval.currency,
+                "summary": approval.summary,
+                "payload": approval.action.get("payload"),
                 "conversation_id": approval.conversation_id,
                 "requested_by": approval.requested_by,
                 "decide": f"POST /approvals/{approval.approval_id}",

@@ -37,7 +37,7 @@ class ApprovalDecisions:
         self.publisher.publish(
             model(
                 approval_id=approval.approval_id,
-                action_id=str(approval.action.get("action_id", approval.approval_id)),
+                action_id=str(approval.action.get("action_id") or approval.approval_id),
                 action_type=approval.action_type,
                 action=approval.action,
                 decided_by=approval.decided_by or decided_by,
@@ -51,10 +51,10 @@ class ApprovalDecisions:
         return approval
 
     def _note_rejection(self, approval: Approval) -> None:
-        amount = f" of {approval.amount:,.2f} {approval.currency}" if approval.amount else ""
+        what = approval.summary or approval.action_type
         note = (
-            f"[Approval {approval.approval_id}] The {approval.action_type}{amount} was rejected"
-            f" by an approver{': ' + approval.reason if approval.reason else ''}."
+            f"[Approval {approval.approval_id}] The request ({what}) was rejected by an "
+            f"approver{': ' + approval.reason if approval.reason else ''}."
         )
         conversation_id = str(approval.conversation_id)
         for _ in range(3):

@@ -262,10 +262,10 @@ def eventbridge_event(detail_type: str, detail: dict[str, Any], source: str) -> 
 def install_runtime(module: Any, steps: list[Any], **settings: Any) -> ScriptedModel:
     """Give a handler module a runtime whose model plays ``steps``."""
     model = ScriptedModel(steps, model_id="us.anthropic.claude-sonnet-4-5-20250929-v1:0")
-    tools = module.example_tools.registry() if hasattr(module, "example_tools") else None
+    settings.setdefault("app", "example_app")  # the example's tools and action types
     if hasattr(module, "runtime"):
-        module.runtime.set(Runtime(Settings.from_env(**settings), tools, model=model))
-    for name in ("invoke_once", "perform_once", "request_once", "post_once"):
+        module.runtime.set(Runtime(Settings.from_env(**settings), model=model))
+    for name in ("invoke_once", "perform_once", "request_once", "post_once", "run_handler_once"):
         if hasattr(module, name):
             getattr(module, name).reset()
     for name in ("worker", "requester", "recorder", "relay"):

@@ -112,7 +112,7 @@ def test_a_run_over_the_sync_budget_answers_202_and_continues_from_the_event(sta
     }
     assert body["tool_calls"][0]["name"] == "trigger_refund"
     assert body["tool_calls"][0]["status"] == "success"
-    assert body["actions"][0]["type"] == "RefundRequested"
+    assert body["actions"][0]["type"] == "RefundOrder"
     assert body["usage"]["input_tokens"] == 10
     # stored: the user message, the toolUse and the toolResults; the continuation is pending
     turns = turn_items(stack, "c1")
@@ -124,7 +124,7 @@ def test_a_run_over_the_sync_budget_answers_202_and_continues_from_the_event(sta
     assert conversation["running_invocation"]["invocation_id"] == invocation_id
     assert conversation["running_invocation"]["since"]
     events = stack.bus_events()
-    [refund] = [e for e in events if e["detail-type"] == "RefundRequested"]
+    [refund] = [e for e in events if e["detail-type"] == "ActionRequested"]
     assert refund["detail"]["action_id"] == body["actions"][0]["action_id"]
     [continuation] = [e for e in events if e["detail-type"] == "AgentInvocationRequested"]
     detail = continuation["detail"]
@@ -157,7 +157,7 @@ def test_a_run_over_the_sync_budget_answers_202_and_continues_from_the_event(sta
     assert completed["detail"]["invocation_id"] == invocation_id
     assert completed["detail"]["continuation"] is True and completed["detail"]["turn"] == 1
     # the refund was requested exactly once across both parts
-    assert [e for e in events if e["detail-type"] == "RefundRequested"] == []
+    assert [e for e in events if e["detail-type"] == "ActionRequested"] == []
 
     # a redelivered continuation does nothing twice
     again = fn.handler(as_eventbridge(continuation), LambdaContext())
@@ -257,7 +257,7 @@ def test_a_lost_continuation_is_published_again_once_stale(stack, monkeypatch):
     out = fn.handler(as_eventbridge(event), LambdaContext())
     assert out["status"] == "completed"
     assert marker(stack, "c1") is None
-    assert len(stack.bus_events("RefundRequested")) == 0  # requested once, before
+    assert len(stack.bus_events("ActionRequested")) == 0  # requested once, before
     assert len(model.requests) == 2
 
 

@@ -201,7 +201,7 @@ def test_redelivery_after_a_late_failure_requests_the_same_action(stack, monkeyp
     with pytest.raises(PublishError):
         fn.handler(event, LambdaContext())
     fn.handler(event, LambdaContext())  # the redelivery
-    requested = stack.bus_events("RefundRequested")
+    requested = stack.bus_events("ActionRequested")
     assert len(requested) == 2  # requested twice ...
     assert len({e["detail"]["action_id"] for e in requested}) == 1  # ... as one action
     assert {e["detail"]["requested_by"] for e in requested} == {"user-a"}

@@ -81,12 +81,13 @@ def test_refund_tool_reports_the_requested_action(stack):
     status, body = post("c1", {"message": "Refund order A-1001, it arrived broken"})
     assert status == 200
     [action] = body["actions"]
-    assert action["type"] == "RefundRequested" and action["status"] == "requested"
-    [event] = stack.bus_events("RefundRequested")
+    assert action["type"] == "RefundOrder" and action["status"] == "requested"
+    [event] = stack.bus_events("ActionRequested")
     assert event["source"] == "agentocore.actions"
     assert event["detail"]["action_id"] == action["action_id"]
-    assert event["detail"]["amount"] == 50.0
-    assert event["detail"]["user_id"] == "user-a"
+    assert event["detail"]["payload"]["amount"] == 50.0
+    assert event["detail"]["requested_by"] == "user-a"
+    assert event["detail"]["action_type"] == "RefundOrder"
     assert event["detail"]["conversation_id"] == "c1"
 
 
@@ -242,5 +243,5 @@ def test_tool_set_and_prompt_are_configurable_per_agent(stack):
     assert support_request["system"][0]["text"] == "You are support."
     assert post("d1", {"message": "hi"})[0] == 200  # the default agent has every tool
     names = {t["toolSpec"]["name"] for t in model.requests[1]["toolConfig"]["tools"]}
-    assert names == {"get_order_status", "trigger_refund", "get_weather"}
+    assert names == {"get_order_status", "trigger_refund", "cancel_subscription", "get_weather"}
     assert fn.runtime().memory.get_meta("s1").agent_id == "support"

@@ -43,7 +43,7 @@ def test_the_same_key_returns_the_first_response_without_a_second_run(stack):
     assert first[0] == 200 and again == first
     assert len(model.requests) == 2  # one run: tool call + answer
     assert len(turn_items(stack, "k1")) == 4
-    assert len(stack.bus_events("RefundRequested")) == 1
+    assert len(stack.bus_events("ActionRequested")) == 1
 
 
 def test_the_same_key_with_another_body_or_conversation_is_refused(stack):
@@ -79,7 +79,7 @@ def test_a_retry_after_a_502_requests_the_same_action(stack):
     assert (status, err["error"]["code"]) == (502, "model_failure")
     status, body = post("k4", "Refund order A-1001, broken", key="after-502")
     assert status == 200, body
-    requested = stack.bus_events("RefundRequested")
+    requested = stack.bus_events("ActionRequested")
     assert len(requested) == 2
     assert len({e["detail"]["action_id"] for e in requested}) == 1
     assert body["actions"][0]["action_id"] == requested[0]["detail"]["action_id"]

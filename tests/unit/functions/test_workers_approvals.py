@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from agentocore.actions import ActionError, ApprovalRequired, UnknownActionType
 from agentocore.events import EventContractError, action_id_for
-from agentocore.workers.policy import ApprovalRequired
-from agentocore.workers.refunds import PaymentSystemUnavailable, RefundLedger
+from example_app.stores import PaymentSystemUnavailable, RefundLedger
 
 from .conftest import (
     LambdaContext,
@@ -22,17 +22,25 @@ approval = load_function("approval_worker")
 executor = load_function("agent_executor")
 
 
-def refund_event(amount, *, action_id="act-1", order_id="A-1001", **extra):
+PAYLOAD_FIELDS = {"high_risk", "currency", "reason"}
+
+
+def action_event(action_type, payload, *, action_id="act-1", **extra):
     detail = {
+        "action_type": action_type,
         "action_id": action_id,
-        "order_id": order_id,
-        "amount": amount,
-        "currency": "USD",
+        "payload": payload,
         "conversation_id": "c1",
-        "user_id": "user-a",
+        "requested_by": "user-a",
         **extra,
     }
-    return eventbridge_event("RefundRequested", detail, "agentocore.actions")
+    return eventbridge_event("ActionRequested", detail, "agentocore.actions")
+
+
+def refund_event(amount, *, action_id="act-1", order_id="A-1001", **extra):
+    payload = {"order_id": order_id, "amount": amount, "currency": "USD"}
+    payload.update({k: extra.pop(k) for k in list(extra) if k in PAYLOAD_FIELDS})
+    return action_event("RefundOrder", payload, action_id=action_id, **extra)
 
 
 def ledger(stack):
@@ -82,7 +90,10 @@ def test_standard_worker_refuses_a_refund_that_needs_approval(workers):
 
 
 def test_failures_raise_so_the_event_is_retried(workers, monkeypatch):
-    monkeypatch.setenv("AGENTOCORE_PAYMENTS_FAIL_ORDER_IDS", "A-9999")
+    from example_app import stores
+
+    monkeypatch.setenv(stores.FAIL_ORDERS_ENV, "A-9999")
+    monkeypatch.setattr(stores, "_stores", {})
     install_runtime(standard, [])
     event = refund_event(50, action_id="fails", order_id="A-9999")
     for _ in range(2):  # each retry runs again: the idempotency record is not kept on failure
@@ -102,11 +113,13 @@ def test_unsupported_currency_is_reported_as_action_failed(workers):
 def test_unknown_versions_and_wrong_events_are_rejected(workers):
     with pytest.raises(EventContractError, match="version 3"):
         standard.handler(refund_event(50, action_id="v3", version=3), LambdaContext())
-    with pytest.raises(EventContractError, match="amount"):
+    with pytest.raises(ActionError, match="payload version 2"):
+        standard.handler(refund_event(50, action_id="pv2", payload_version=2), LambdaContext())
+    with pytest.raises(ActionError, match="amount"):
         standard.handler(refund_event(-5, action_id="neg"), LambdaContext())
     completed = eventbridge_event(
         "ActionCompleted",
-        {"action_id": "x", "action_type": "RefundRequested"},
+        {"action_id": "x", "action_type": "RefundOrder"},
         "agentocore.workers",
     )
     with pytest.raises(EventContractError, match="does not handle"):
@@ -117,7 +130,9 @@ def test_large_refund_waits_for_approval_then_is_performed(workers):
     out = approval.handler(refund_event(5000, action_id="big-1"), LambdaContext())
     assert out == {"approval_id": "big-1", "created": True, "status": "pending"}
     [notice] = workers.notices(workers.approvals_queue)
-    assert notice["subject"].startswith("Approval needed: RefundRequested 5,000.00 USD")
+    assert notice["subject"] == "Approval needed: refund 5,000.00 USD for order A-1001"
+    [announced] = workers.bus_events("ActionApprovalRequested")
+    assert announced["detail"]["action_id"] == "big-1"
     assert notice["message"]["approval_id"] == "big-1"
     assert ledger(workers).count_refunds("big-1") == 0
 
@@ -135,7 +150,7 @@ def test_large_refund_waits_for_approval_then_is_performed(workers):
     status, body = decide("big-1", "approve", reason="verified with the customer")
     assert status == 200 and body["status"] == "approved" and body["decided_by"] == "boss"
     [approved] = workers.bus_events("ActionApproved")
-    assert approved["detail"]["action"]["amount"] == 5000
+    assert approved["detail"]["action"]["payload"]["amount"] == 5000
 
     # EventBridge routes ActionApproved to standard_worker
     out = standard.handler(approved, LambdaContext())
@@ -194,8 +209,8 @@ def test_approval_cannot_be_skipped(workers):
         {
             "approval_id": "big-4",
             "action_id": "big-4",
-            "action_type": "RefundRequested",
-            "action": {"action_id": "big-4", "order_id": "A-2002", "amount": 5000},
+            "action_type": "RefundOrder",
+            "action": refund_event(5000, action_id="big-4")["detail"],
             "decided_by": "mallory",
         },
         "agentocore.approvals",
@@ -245,10 +260,86 @@ def test_action_ids_from_the_tool_match_the_events(workers):
 def test_the_requester_cannot_approve_whatever_the_tool_returned(workers, tool_user_id):
     """The README's refund tool returns no user id (and a tool could name anyone): the
     framework's `requested_by` decides who requested, so the requester cannot approve."""
-    detail_extra = {"requested_by": "alice", "user_id": tool_user_id}
-    event = refund_event(5000, action_id=f"self-{tool_user_id}", **detail_extra)
+    event = refund_event(5000, action_id=f"self-{tool_user_id}", requested_by="alice")
+    event["detail"]["payload"]["user_id"] = tool_user_id  # ignored by the payload model
     approval.handler(event, LambdaContext())
     status, err = decide(f"self-{tool_user_id}", "approve", sub="alice")
     assert status == 403, err
     assert ledger(workers).count_refunds(f"self-{tool_user_id}") == 0
     assert decide(f"self-{tool_user_id}", "approve", sub="boss")[0] == 200
+
+
+def cancel_event(subscription_id="S-1001", *, action_id="cancel-1", **extra):
+    payload = {"subscription_id": subscription_id, "reason": "too expensive"}
+    return action_event("CancelSubscription", payload, action_id=action_id, **extra)
+
+
+def test_undeclared_action_types_never_reach_a_handler(workers):
+    """An action type the catalog does not declare (a forged or stale event) raises in both
+    workers: the event is retried, then dead-lettered (dlq_handler records it and alerts)."""
+    undeclared = action_event("CancelOrder", {"order_id": "A-1001"}, action_id="undeclared")
+    with pytest.raises(UnknownActionType, match="CancelOrder"):
+        standard.handler(undeclared, LambdaContext())
+    with pytest.raises(UnknownActionType, match="CancelOrder"):
+        approval.handler(undeclared, LambdaContext())
+    assert workers.items("APPROVAL#") == [] and workers.bus_events() == []
+
+
+def test_a_cancellation_always_waits_for_a_human_and_happens_once(workers):
+    # standard_worker refuses it whatever routed it there
+    with pytest.raises(ApprovalRequired, match="always needs approval"):
+        standard.handler(cancel_event(), LambdaContext())
+    out = approval.handler(cancel_event(), LambdaContext())
+    assert out["status"] == "pending"
+    [notice] = workers.notices(workers.approvals_queue)
+    assert (
+        notice["subject"] == "Approval needed: cancel subscription S-1001 at the end of the period"
+    )
+    assert notice["message"]["payload"]["subscription_id"] == "S-1001"
+    assert decide("cancel-1", "approve")[0] == 200
+    [approved] = workers.bus_events("ActionApproved")
+    out = standard.handler(approved, LambdaContext())
+    assert out["event"] == "ActionCompleted" and out["result"]["approved_by"] == "boss"
+    standard.handler({**approved, "id": "redelivered"}, LambdaContext())
+    [item] = workers.items("SUBSCRIPTION#S-1001")
+    assert item["action_id"]["S"] == "cancel-1"
+    # another request to cancel the same subscription is declined once approved
+    approval.handler(cancel_event(action_id="cancel-2"), LambdaContext())
+    assert decide("cancel-2", "approve")[0] == 200
+    second = [
+        e for e in workers.bus_events("ActionApproved") if e["detail"]["action_id"] == "cancel-2"
+    ]
+    out = standard.handler(second[0], LambdaContext())
+    assert out["event"] == "ActionFailed" and "already cancelled" in out["error"]
+    assert len(workers.items("SUBSCRIPTION#S-1001")) == 1
+
+
+def test_an_approval_binds_its_action_type(workers):
+    """An ActionApproved whose recorded approval is for another type performs nothing."""
+    approval.handler(cancel_event(action_id="bound"), LambdaContext())
+    assert decide("bound", "approve")[0] == 200
+    [approved] = workers.bus_events("ActionApproved")
+    approved["detail"]["action_id"] = "other"
+    with pytest.raises(ApprovalRequired, match="does not match"):
+        standard.handler(approved, LambdaContext())
+    assert workers.items("SUBSCRIPTION#") == []
+
+
+def test_one_action_arriving_by_both_paths_runs_its_handler_once(workers):
+    """A refund that needs no approval was performed; a forged approval for the same action id
+    (record and all) replays the first outcome instead of refunding again."""
+    event = refund_event(50, action_id="both")
+    standard.handler(event, LambdaContext())
+    executor.runtime().approvals.create(
+        "both",
+        action_type="RefundOrder",
+        action=event["detail"],
+        requested_by="user-a",
+        conversation_id="c1",
+    )
+    assert decide("both", "approve")[0] == 200
+    [approved] = workers.bus_events("ActionApproved")
+    out = standard.handler(approved, LambdaContext())
+    assert out["event"] == "ActionCompleted"
+    assert out["result"]["approved_by"] is None  # the first outcome, replayed
+    assert ledger(workers).count_refunds("both") == 1

@@ -1,4 +1,4 @@
-"""Example tools shipped with agent_executor: deterministic local data, no network.
+"""The example's tools: deterministic local data, no network.
 
 The example requests (``examples=``) are deliberately different from the labelled sets in
 ``benchmarks/data`` that measure tool choice."""
@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from agentocore.events import RefundRequested
-from agentocore.tools import ToolContext, ToolError, ToolRegistry
+from agentocore.tools import ToolError, ToolRegistry
+from example_app.actions import ORDER_ID, SUBSCRIPTION_ID, CancelSubscription, RefundOrder, catalog
 
 #: The demo order book (what a real deployment would read from its order service).
 ORDERS: dict[str, dict[str, object]] = {
@@ -20,7 +20,11 @@ ORDERS: dict[str, dict[str, object]] = {
     "A-3003": {"status": "shipped", "amount": 120.0, "currency": "EUR", "item": "Kettle"},
     "A-4004": {"status": "processing", "amount": 980.0, "currency": "USD", "item": "Roaster"},
 }
-ORDER_ID = r"^[A-Z]-\d{4}$"
+#: The demo subscriptions.
+SUBSCRIPTIONS: dict[str, dict[str, object]] = {
+    "S-1001": {"status": "active", "plan": "Coffee club monthly"},
+    "S-2002": {"status": "cancelled", "plan": "Bean of the week"},
+}
 
 
 class OrderStatusInput(BaseModel):
@@ -38,6 +42,11 @@ class OrderStatus(BaseModel):
 class RefundInput(BaseModel):
     order_id: str = Field(pattern=ORDER_ID, description="The order to refund, e.g. 'A-1001'")
     reason: str = Field(min_length=3, max_length=500, description="Why the customer wants it")
+
+
+class CancelInput(BaseModel):
+    subscription_id: str = Field(pattern=SUBSCRIPTION_ID, description="e.g. 'S-1001'")
+    reason: str = Field(min_length=3, max_length=500, description="Why the customer cancels")
 
 
 class WeatherInput(BaseModel):
@@ -60,9 +69,9 @@ def _order(order_id: str) -> dict[str, object]:
     return order
 
 
-def registry() -> ToolRegistry:
+def tools() -> ToolRegistry:
     """The example tool set (per-agent subsets come from ``AGENTOCORE_AGENTS``)."""
-    tools = ToolRegistry()
+    tools = ToolRegistry(actions=catalog)
 
     @tools.tool(
         output_model=OrderStatus,
@@ -76,7 +85,7 @@ def registry() -> ToolRegistry:
         return OrderStatus.model_validate({"order_id": args.order_id, **_order(args.order_id)})
 
     @tools.tool(
-        emits=RefundRequested.DETAIL_TYPE,
+        emits="RefundOrder",
         examples=[
             (
                 "Please refund order K-5501, it is broken.",
@@ -88,21 +97,43 @@ def registry() -> ToolRegistry:
             ),
         ],
     )
-    def trigger_refund(args: RefundInput, ctx: ToolContext) -> RefundRequested:
+    def trigger_refund(args: RefundInput) -> RefundOrder:
         """Request a full refund of a delivered or shipped order. The refund is performed
         asynchronously; refunds above 1000 wait for a human approver."""
         order = _order(args.order_id)
         if order["status"] == "processing":
             raise ToolError(f"order {args.order_id} has not shipped yet; cancel it instead")
-        return RefundRequested(
-            action_id=ctx.action_id,
+        return RefundOrder(
             order_id=args.order_id,
             amount=float(str(order["amount"])),
             currency=str(order["currency"]),
-            conversation_id=ctx.conversation_id,
-            user_id=ctx.user_id,
             reason=args.reason,
         )
+
+    @tools.tool(
+        emits="CancelSubscription",
+        examples=[
+            (
+                "Cancel my subscription S-7788, too expensive",
+                {"subscription_id": "S-7788", "reason": "too expensive"},
+            ),
+            (
+                "Please stop subscription S-4400, I am moving abroad",
+                {"subscription_id": "S-4400", "reason": "I am moving abroad"},
+            ),
+        ],
+    )
+    def cancel_subscription(args: CancelInput) -> CancelSubscription:
+        """Request the cancellation of a subscription at the end of its period. A human
+        approves every cancellation before it happens."""
+        subscription = SUBSCRIPTIONS.get(args.subscription_id)
+        if subscription is None:
+            raise ToolError(f"subscription {args.subscription_id} does not exist")
+        if subscription["status"] != "active":
+            raise ToolError(
+                f"subscription {args.subscription_id} is already {subscription['status']}"
+            )
+        return CancelSubscription(subscription_id=args.subscription_id, reason=args.reason)
 
     @tools.tool(
         output_model=Weather,

@@ -151,6 +151,9 @@ class PlanTarget:
     lambda_zips: bool = False  # placeholder dist_dir (zips + build.json) for the build guard
 
 
+CATALOG_FILE = TF_DIR.parent / "functions" / "example_app" / "catalog.json"
+
+
 def policy_targets() -> list[PlanTarget]:
     """The root configuration per AWS workspace, and the state bootstrap."""
     targets = []
@@ -164,6 +167,8 @@ def policy_targets() -> list[PlanTarget]:
                     var_files=[f"workspaces/{workspace}.tfvars"],
                     variables={
                         "allowed_account_ids": [MOTO_ACCOUNT],
+                        # the plan runs on a copy of terraform/: the app's catalog stays here
+                        "action_catalog_file": str(CATALOG_FILE),
                         **PLACEHOLDER_FILLS.get(workspace, {}),
                     },
                     lambda_zips=True,

@@ -12,5 +12,5 @@ log_retention_days   = 7
 reserved_concurrency = {}
 model                = "rules:v1"
 extra_environment = {
-  EXAMPLE_PAYMENTS_FAIL_ORDER_IDS    = "X-0000"
+  EXAMPLE_PAYMENTS_FAIL_ORDER_IDS = "X-0000"
 }

@@ -15,5 +15,5 @@ model = "rules:v1"
 extra_environment = {
   AWS_ENDPOINT_URL = "http://127.0.0.1:4566"
   # demo payment system: refunds of this order fail (retries, DLQ and alert scenario)
-  EXAMPLE_PAYMENTS_FAIL_ORDER_IDS    = "X-0000"
+  EXAMPLE_PAYMENTS_FAIL_ORDER_IDS = "X-0000"
 }

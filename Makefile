@@ -78,8 +78,9 @@ test: lint typecheck checkov
 build: $(STAMP)
 	$(PY) layers/agentocore/build.py --workspace $(WORKSPACE) --out dist
 
+# The local stack's layer also ships the e2e tests' app (workspace ci deploys it).
 build-local: $(STAMP)
-	$(PY) layers/agentocore/build.py --host --out dist
+	$(PY) layers/agentocore/build.py --host --out dist --app tests/e2e/e2e_app
 
 localstack-up: $(STAMP)
 	$(PY) localstack/emulator.py start

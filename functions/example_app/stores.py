@@ -29,7 +29,7 @@ class PaymentSystemUnavailable(RuntimeError):
 class OnceStore(ddb.TableStore):
     """Items written at most once (a conditional put; the existing item otherwise)."""
 
-    def _put_once(self, key: dict[str, Any], item: dict[str, Any]) -> dict[str, Any] | None:
+    def put_once(self, key: dict[str, Any], item: dict[str, Any]) -> dict[str, Any] | None:
         """Write ``item`` unless its key exists; the existing item when it did."""
         try:
             self.client.put_item(
@@ -75,7 +75,7 @@ class RefundLedger(OnceStore):
         key = {"PK": ddb.s(f"REFUND#{action_id}"), "SK": ddb.s("META")}
         item = {**key, **{k: ddb.s(v) for k, v in record.items() if isinstance(v, str)}}
         item["amount"] = ddb.n(amount)
-        existing = self._put_once(key, item)
+        existing = self.put_once(key, item)
         if existing is not None:
             log.info("refund already performed", extra={"action_id": action_id})
             return {
@@ -111,7 +111,7 @@ class SubscriptionBook(OnceStore):
             "approved_by": approved_by or "",
             "cancelled_at": ddb.iso(self._clock()),
         }
-        existing = self._put_once(key, {**key, **{k: ddb.s(v) for k, v in record.items()}})
+        existing = self.put_once(key, {**key, **{k: ddb.s(v) for k, v in record.items()}})
         if existing is None:
             return {**record, "duplicate": False}
         if ddb.get_str(existing, "action_id") != action_id:

@@ -109,7 +109,9 @@ def write_zip(source: Path, target: Path, prefix: str = "") -> tuple[int, int]:
     return target.stat().st_size, unzipped
 
 
-def build_layer(arch: str, python: str, out: Path) -> tuple[int, int]:
+def build_layer(
+    arch: str, python: str, out: Path, extra_apps: tuple[Path, ...] = ()
+) -> tuple[int, int]:
     with tempfile.TemporaryDirectory(prefix="agentocore-layer-") as tmp:
         site = Path(tmp) / "python"
         pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
@@ -117,7 +119,7 @@ def build_layer(arch: str, python: str, out: Path) -> tuple[int, int]:
         target = ["--no-compile", "--target", str(site), "--implementation", "cp"]
         wheels = ["--python-version", python, "--only-binary=:all:", "-r", str(REQUIREMENTS)]
         subprocess.run([*pip, *platforms, *target, *wheels], check=True)
-        for package in (ROOT / "shared" / "agentocore", *app_packages()):
+        for package in (ROOT / "shared" / "agentocore", *app_packages(), *extra_apps):
             shutil.copytree(
                 package, site / package.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
             )
@@ -151,6 +153,13 @@ def main() -> None:
     parser.add_argument("--arch", choices=sorted(PLATFORMS))
     parser.add_argument("--python", help="Lambda runtime's Python version, e.g. 3.12")
     parser.add_argument("--out", type=Path, default=ROOT / "dist")
+    parser.add_argument(
+        "--app",
+        type=Path,
+        action="append",
+        default=[],
+        help="another application package to ship in the layer (e.g. a test app)",
+    )
     args = parser.parse_args()
     if args.workspace:
         arch, python = workspace_target(args.workspace)
@@ -167,7 +176,10 @@ def main() -> None:
     largest_fn = max(unzipped for _, unzipped in functions.values())
     for name, (zipped, unzipped) in functions.items():
         print(f"function {name:<18} {zipped / 1024:8.1f} KiB zipped {unzipped / 1024:8.1f} KiB")
-    zipped, unzipped = build_layer(arch, python, args.out)
+    for app in args.app:
+        if not (app / "__init__.py").is_file():
+            sys.exit(f"--app {app}: not a Python package")
+    zipped, unzipped = build_layer(arch, python, args.out, tuple(args.app))
     print(
         f"layer ({arch}, python {python}) {zipped / 2**20:.1f} MiB zipped, "
         f"{unzipped / 2**20:.1f} MiB unzipped"

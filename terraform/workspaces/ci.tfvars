@@ -11,6 +11,10 @@ jwt_audience         = ["agentocore-ci"]
 log_retention_days   = 7
 reserved_concurrency = {}
 model                = "rules:v1"
+# The e2e tests' app: the example plus an action type of its own (tests/e2e/e2e_app); make
+# build-local ships it in the layer.
+app                 = "e2e_app"
+action_catalog_file = "../tests/e2e/e2e_app/catalog.json"
 extra_environment = {
   EXAMPLE_PAYMENTS_FAIL_ORDER_IDS = "X-0000"
 }

@@ -61,7 +61,7 @@ def test_a_run_past_the_sync_budget_answers_202_and_completes_once(
     requested = [
         e
         for e in captures["bus"].poll()
-        if e.get("detail-type") == "RefundRequested"
+        if e.get("detail-type") == "ActionRequested"
         and e["detail"].get("conversation_id") == conversation
     ]
     assert len(requested) == 1, requested  # the continuation did not ask again

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from ..action_events import action_entry, refund_entry
 from .conftest import wait_for
 
 
@@ -22,17 +23,14 @@ def turns(aws, outputs, conversation_id):
 
 
 def put_refund(aws, outputs, action_id, order_id="A-1001", amount=50):
-    detail = {"action_id": action_id, "order_id": order_id, "amount": amount, "currency": "USD"}
-    aws("events").put_events(
-        Entries=[
-            {
-                "Source": "agentocore.actions",
-                "DetailType": "RefundRequested",
-                "Detail": json.dumps(detail),
-                "EventBusName": outputs["event_bus_name"],
-            }
-        ]
-    )
+    entry = refund_entry(outputs["event_bus_name"], action_id, order_id=order_id, amount=amount)
+    aws("events").put_events(Entries=[entry])
+
+
+def failure_of(aws, outputs, alert):
+    """The failure record an alert points to, with its original event decoded."""
+    failure = item(aws, outputs, alert["failure_key"]["PK"], alert["failure_key"]["SK"])
+    return failure, json.loads(failure["original"]["S"])
 
 
 def test_1_order_status_question(api, aws, outputs):
@@ -76,7 +74,8 @@ def test_3_large_refund_needs_an_approval(api, aws, outputs, captures):
     approval = wait_for(lambda: item(aws, outputs, f"APPROVAL#{action_id}"))
     assert approval["status"]["S"] == "pending"
     notice = captures["approvals"].find(lambda m: m.get("approval_id") == action_id)
-    assert notice["amount"] == 5000.0
+    assert notice["payload"]["amount"] == 5000.0
+    assert notice["summary"] == "refund 5,000.00 USD for order A-2002"
     assert item(aws, outputs, f"REFUND#{action_id}") is None
     status, listing = api.call("GET", "/approvals?status=pending", user="approver")
     assert status == 200 and action_id in [a["approval_id"] for a in listing["approvals"]]
@@ -102,13 +101,16 @@ def test_4_failing_worker_ends_in_the_dlq_handler(aws, outputs, captures):
     action_id = f"e2e-fail-{uuid.uuid4().hex[:6]}"
     put_refund(aws, outputs, action_id, order_id="X-0000", amount=10)
     alert = captures["alerts"].find(
-        lambda m: m.get("detail_type") == "RefundRequested", timeout_s=120
+        lambda m: (
+            m.get("detail_type") == "ActionRequested"
+            and "payment system unavailable" in str(m.get("error"))
+        ),
+        timeout_s=120,
     )
     assert alert is not None, "no failure alert"
-    assert "payment system unavailable" in alert["error"]
     assert alert["attempts"] >= 1
-    failure = item(aws, outputs, alert["failure_key"]["PK"], alert["failure_key"]["SK"])
-    assert json.loads(failure["original"]["S"])["detail"]["action_id"] == action_id
+    _, original = failure_of(aws, outputs, alert)
+    assert original["detail"]["action_id"] == action_id
     assert item(aws, outputs, f"REFUND#{action_id}") is None
 
 
@@ -171,23 +173,22 @@ def test_7_async_invocation_completes_later(api, captures):
 
 
 def test_8_an_undeclared_action_type_reaches_the_failure_path(aws, outputs, captures):
-    """No rule routes `CancelOrder`: the bus's catch-all sends it to the unrouted queue, and
-    dlq_handler records it and alerts (it used to vanish)."""
+    """No app declares `CancelOrder`: the bus's catch-all (generated from the catalog) sends
+    it to the unrouted queue, and dlq_handler records it and alerts (it used to vanish)."""
     marker = f"e2e-unrouted-{uuid.uuid4().hex[:6]}"
-    aws("events").put_events(
-        Entries=[
-            {
-                "Source": "agentocore.actions",
-                "DetailType": "CancelOrder",
-                "Detail": json.dumps({"action_id": marker, "order_id": "A-1001"}),
-                "EventBusName": outputs["event_bus_name"],
-            }
-        ]
-    )
-    alert = captures["alerts"].find(lambda m: m.get("detail_type") == "CancelOrder")
-    assert alert["error"].startswith("unrouted: no rule")
-    failure = item(aws, outputs, alert["failure_key"]["PK"], alert["failure_key"]["SK"])
-    assert json.loads(failure["original"]["S"])["detail"]["action_id"] == marker
+    bus = outputs["event_bus_name"]
+    entry = action_entry(bus, "CancelOrder", {"order_id": "A-1001"}, marker)
+    aws("events").put_events(Entries=[entry])
+
+    def recorded(alert):
+        if not str(alert.get("error", "")).startswith("unrouted: no rule"):
+            return False
+        return failure_of(aws, outputs, alert)[1]["detail"].get("action_id") == marker
+
+    alert = captures["alerts"].find(recorded)
+    assert alert is not None and alert["detail_type"] == "ActionRequested"
+    for key in ("APPROVAL#", "REFUND#"):
+        assert item(aws, outputs, key + marker) is None
 
 
 def test_9_a_retried_request_with_an_idempotency_key_is_one_request(api, aws, outputs, captures):
@@ -205,3 +206,73 @@ def test_9_a_retried_request_with_an_idempotency_key_is_one_request(api, aws, ou
     assert (status, err["error"]["code"]) == (422, "idempotency_key_reused")
     [action] = first[1]["actions"]
     assert wait_for(lambda: item(aws, outputs, f"REFUND#{action['action_id']}"))
+
+
+def test_10_a_cancellation_always_waits_for_an_approver(api, aws, outputs, captures):
+    """The second example action: the chat requests it, a human approves it, it happens once."""
+    status, body = api.call(
+        "POST",
+        "/conversations/e2e-10/messages",
+        {"message": "Please cancel subscription S-1001, it is too expensive"},
+    )
+    assert status == 200, body
+    [action] = body["actions"]
+    assert action["type"] == "CancelSubscription"
+    assert "A human approves every cancellation" in body["reply"]
+    approval = wait_for(lambda: item(aws, outputs, f"APPROVAL#{action['action_id']}"))
+    assert approval["status"]["S"] == "pending" and approval["requested_by"]["S"] == "alice"
+    notice = captures["approvals"].find(lambda m: m.get("approval_id") == action["action_id"])
+    assert notice["summary"] == "cancel subscription S-1001 at the end of the period"
+    assert item(aws, outputs, "SUBSCRIPTION#S-1001", "CANCELLATION") is None
+    decision = {"decision": "approve", "reason": "customer confirmed"}
+    path = f"/approvals/{action['action_id']}"
+    assert api.call("POST", path, decision, user="alice")[0] == 403  # not by the requester
+    assert api.call("POST", path, decision, user="approver")[0] == 200
+    cancelled = wait_for(lambda: item(aws, outputs, "SUBSCRIPTION#S-1001", "CANCELLATION"))
+    assert cancelled["action_id"]["S"] == action["action_id"]
+    assert cancelled["approved_by"]["S"] == "approver"
+    announced = captures["bus"].find(
+        lambda e: (
+            e.get("detail-type") == "ActionApprovalRequested"
+            and e["detail"]["action_id"] == action["action_id"]
+        )
+    )
+    assert announced is not None
+
+
+def test_11_an_action_type_only_the_deployed_app_declares(aws, outputs, captures):
+    """e2e_app (this workspace's app) declares ShipReplacement; Terraform made its rules from
+    the app's catalog file: cheap ones are performed at once, valuable ones after a human's
+    approval, each once however often the event arrives."""
+    bus = outputs["event_bus_name"]
+
+    def ship(value):
+        action_id = f"ship-{uuid.uuid4().hex[:8]}"
+        entry = action_entry(
+            bus,
+            "ShipReplacement",
+            {"order_id": "A-1001", "value": value},
+            action_id,
+            requested_by="alice",
+        )
+        aws("events").put_events(Entries=[entry, entry])  # delivered twice
+        return action_id
+
+    cheap = ship(50)
+    shipped = wait_for(lambda: item(aws, outputs, f"SHIPMENT#{cheap}"))
+    assert shipped["approved_by"]["S"] == "-"
+    valuable = ship(500)
+    approval = wait_for(lambda: item(aws, outputs, f"APPROVAL#{valuable}"))
+    assert approval["summary"]["S"] == "ship a replacement worth 500.00 for order A-1001"
+    assert item(aws, outputs, f"SHIPMENT#{valuable}") is None
+    assert captures["bus"].find(
+        lambda e: e.get("detail-type") == "ActionCompleted" and e["detail"]["action_id"] == cheap
+    )
+    assert approval["status"]["S"] == "pending" and approval["requested_by"]["S"] == "alice"
+    count = aws("dynamodb").query(
+        TableName=outputs["table_name"],
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"SHIPMENT#{cheap}"}},
+        Select="COUNT",
+    )["Count"]
+    assert count == 1

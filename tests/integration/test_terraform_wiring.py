@@ -11,14 +11,17 @@ FUNCTION_FOLDERS = sorted(
     p.name for p in (ROOT / "functions").iterdir() if (p / "handler.py").exists()
 )
 
-# rule key -> function role it must target
+CATALOG = json.loads((ROOT / "functions" / "example_app" / "catalog.json").read_text())
+# rule key -> (function role it must target, its DLQ's key)
 EXPECTED_ROUTES = {
-    "invocation": "agent_executor",
-    "invocation_priority": "agent_executor_priority",
-    "small_refunds": "standard_worker",
-    "large_refunds": "approval_worker",
-    "risky_refunds": "approval_worker",
-    "approved": "standard_worker",
+    "invocation": ("agent_executor", "invocation"),
+    "invocation_priority": ("agent_executor_priority", "invocation_priority"),
+    "approved": ("standard_worker", "approved"),
+    **{
+        rule["key"]: (worker, "actions_" + worker.removesuffix("_worker"))
+        for action in CATALOG["actions"].values()
+        for worker, rule in action["rules"].items()
+    },
 }
 
 
@@ -52,12 +55,12 @@ def test_each_rule_targets_the_right_function_with_retries_and_a_dlq(resources, 
     assert len(targets) == len(EXPECTED_ROUTES)
     bus = outputs["event_bus_name"]
     for target in targets:
-        key = re.search(r'this\["([a-z_]+)"\]', target["address"]).group(1)
+        key = re.search(r'this\["([A-Za-z0-9_-]+)"\]', target["address"]).group(1)
         v = target["values"]
-        expected = outputs["function_names"][EXPECTED_ROUTES[key]]
-        assert v["arn"].endswith(f":function:{expected}"), key
+        role, dlq = EXPECTED_ROUTES[key]
+        assert v["arn"].endswith(f":function:{outputs['function_names'][role]}"), key
         assert rules[v["rule"]]["values"]["event_bus_name"] == bus
-        assert v["dead_letter_config"][0]["arn"].endswith(f"{key}-dlq")
+        assert v["dead_letter_config"][0]["arn"].endswith(f"{dlq}-dlq")
         assert v["retry_policy"][0]["maximum_retry_attempts"] > 0
     schedule = next(
         t for t in by_type(resources, "aws_cloudwatch_event_target") if "triggers" in t["address"]
@@ -73,17 +76,22 @@ def test_each_rule_targets_the_right_function_with_retries_and_a_dlq(resources, 
     assert unrouted["values"]["dead_letter_config"][0]["arn"].endswith("-bus-dlq")
 
 
-def test_routing_patterns_split_on_the_approval_threshold(resources):
+def test_the_deployed_rules_are_the_catalogs(resources):
+    """Each action rule on the bus carries exactly the pattern the catalog file (generated from
+    the app's Python declarations) gives it, and the catch-all is the catalog's."""
     patterns = {
-        re.search(r'this\["([a-z_]+)"\]', r["address"]).group(1): json.loads(
+        re.search(r'this\["([A-Za-z0-9_-]+)"\]', r["address"]).group(1): json.loads(
             r["values"]["event_pattern"]
         )
         for r in by_type(resources, "aws_cloudwatch_event_rule")
         if "event_bus" in r["address"]
     }
-    assert patterns["unrouted_actions"]["detail-type"] == [{"anything-but": ["RefundRequested"]}]
-    assert patterns["small_refunds"]["detail"]["amount"] == [{"numeric": ["<=", 1000]}]
-    assert patterns["large_refunds"]["detail"]["amount"] == [{"numeric": [">", 1000]}]
+    for action in CATALOG["actions"].values():
+        for rule in action["rules"].values():
+            assert patterns[rule["key"]] == rule["pattern"]
+    assert patterns["unrouted_actions"] == CATALOG["unrouted"]
+    refund = patterns["perform-RefundOrder"]["detail"]["payload"]
+    assert refund["amount"] == [{"numeric": ["<=", 1000]}] and refund["high_risk"] == [False]
     assert patterns["invocation_priority"]["detail"]["priority"] == ["high"]
 
 

@@ -3,6 +3,7 @@ generated from them (checked with moto's EventBridge pattern matcher)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -248,12 +249,15 @@ def test_long_names_get_short_unique_rule_keys():
 # -- the catalog file Terraform reads ----------------------------------------------------------
 
 
-def test_the_example_apps_catalog_file_matches_its_declarations():
-    from example_app import catalog
-
-    path = ROOT / "functions" / "example_app" / "catalog.json"
+@pytest.mark.parametrize(
+    ("module", "folder"), [("example_app", "functions"), ("e2e_app", "tests/e2e")]
+)
+def test_each_apps_catalog_file_matches_its_declarations(module, folder, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / folder))
+    catalog = importlib.import_module(module).catalog
+    path = ROOT / folder / module / "catalog.json"
     assert path.read_text() == render(catalog), (
-        "regenerate: python -m agentocore.actions.routing example_app --out " + str(path)
+        f"regenerate: python -m agentocore.actions.routing {module} --out {path}"
     )
     content = json.loads(path.read_text())
     assert set(content["actions"]) == set(catalog.names)

@@ -190,6 +190,13 @@ class ActionCatalog:
         self._types[name] = declared
         return declared
 
+    def include(self, other: ActionCatalog) -> None:
+        """Declare every type of ``other`` here too (an app built on another app's types)."""
+        for declared in other:
+            if declared.name in self._types:
+                raise ValueError(f"action type {declared.name!r} is already declared")
+            self._types[declared.name] = declared
+
     def get(self, name: str) -> ActionType:
         """The declared type; raises :class:`UnknownActionType`."""
         declared = self._types.get(name)

@@ -63,12 +63,14 @@ def aws(service: str) -> Any:
     )
 
 
-def wait_item(table: str, pk: str, timeout_s: float = 60) -> dict[str, Any] | None:
+def wait_item(
+    table: str, pk: str, timeout_s: float = 60, sk: str = "META"
+) -> dict[str, Any] | None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         item = (
             aws("dynamodb")
-            .get_item(TableName=table, Key={"PK": {"S": pk}, "SK": {"S": "META"}})
+            .get_item(TableName=table, Key={"PK": {"S": pk}, "SK": {"S": sk}})
             .get("Item")
         )
         if item:
@@ -112,13 +114,16 @@ def show_turn(client: Client, conversation: str, user: str, message: str) -> dic
 
 def no_action(body: dict[str, Any]) -> None:
     if not body.get("actions"):
-        say(f"  {YELLOW}the model requested no refund, so this part of the story stops here{RESET}")
+        say(f"  {YELLOW}the model requested no action, so this part of the story stops here{RESET}")
 
 
 def story(client: Client, outputs: dict[str, Any]) -> None:
     table = outputs["table_name"]
     model = os.environ.get("AGENTOCORE_MODEL", "rules:v1")
-    say(f"{BOLD}AgentoCore demo{RESET} - the refund story on the local AWS emulator ({endpoint()})")
+    say(
+        f"{BOLD}AgentoCore demo{RESET} - refunds and a cancellation on the local AWS "
+        f"emulator ({endpoint()})"
+    )
     if model.startswith("rules"):
         say(
             f"{YELLOW}Model: AgentoCore's offline rules model (deterministic, no AWS account). "
@@ -141,14 +146,15 @@ def story(client: Client, outputs: dict[str, Any]) -> None:
     no_action(body)
     for action in body.get("actions", []):
         say(
-            f"  {DIM}event:{RESET} RefundRequested {action['action_id']} -> EventBridge bus "
-            f"{outputs['event_bus_name']}"
+            f"  {DIM}event:{RESET} ActionRequested {action['type']} {action['action_id']}: saved "
+            f"with the turn (outbox) -> outbox_relay -> bus {outputs['event_bus_name']}"
         )
         refund = wait_item(table, f"REFUND#{action['action_id']}")
         if refund:
             say(
-                f"  {DIM}routed:{RESET} amount {refund['amount']['N']} <= 1000 -> standard_worker "
-                f"performed refund {refund['refund_id']['S']} (ActionCompleted published)"
+                f"  {DIM}routed:{RESET} amount {refund['amount']['N']} <= 1000 and not high risk "
+                f"-> standard_worker performed refund {refund['refund_id']['S']} "
+                "(ActionCompleted published)"
             )
 
     body = show_turn(client, second, "alice", "Refund order A-2002, it arrived broken")
@@ -157,7 +163,7 @@ def story(client: Client, outputs: dict[str, Any]) -> None:
         approval = wait_item(table, f"APPROVAL#{action['action_id']}")
         if approval:
             say(
-                f"  {DIM}routed:{RESET} amount {approval['amount']['N']} > 1000 -> "
+                f"  {DIM}routed:{RESET} {approval['summary']['S']}: amount > 1000 -> "
                 "approval_worker: "
                 f"approval {action['action_id']} is {approval['status']['S']}; SNS notice sent to "
                 f"{outputs['approvals_topic_arn'].rsplit(':', 1)[-1]}"
@@ -185,7 +191,36 @@ def story(client: Client, outputs: dict[str, Any]) -> None:
         )
         say(f"{BOLD}approver:{RESET} decide again -> HTTP {status} ({again['error']['code']})")
 
-    for conversation in (first, second):
+    third = f"demo-{run}-3"
+    body = show_turn(client, third, "alice", "Please cancel subscription S-1001, too expensive")
+    no_action(body)
+    for action in body.get("actions", []):
+        approval = wait_item(table, f"APPROVAL#{action['action_id']}")
+        if approval:
+            say(
+                f"  {DIM}routed:{RESET} CancelSubscription always needs approval -> "
+                f"approval_worker: {approval['summary']['S']} is {approval['status']['S']}"
+            )
+        status, decided = client.call(
+            "POST",
+            f"/approvals/{action['action_id']}",
+            "approver",
+            {"decision": "approve", "reason": "customer confirmed by phone"},
+        )
+        say(f"{BOLD}approver:{RESET} approve -> HTTP {status}, {decided.get('status')}")
+        cancelled = wait_item(table, "SUBSCRIPTION#S-1001", sk="CANCELLATION")
+        if cancelled and cancelled["action_id"]["S"] == action["action_id"]:
+            say(
+                f"  {DIM}routed:{RESET} ActionApproved -> standard_worker cancelled S-1001 "
+                f"({cancelled['effective']['S']}), approved by {cancelled['approved_by']['S']}"
+            )
+        elif cancelled:
+            say(
+                f"  {DIM}routed:{RESET} S-1001 was already cancelled by an earlier request: "
+                "the handler declined (ActionFailed), nothing cancelled twice"
+            )
+
+    for conversation in (first, second, third):
         _, c = client.call("GET", f"/conversations/{conversation}", "alice")
         u = c["usage"]
         say(

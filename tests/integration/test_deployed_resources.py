@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_table_shape(aws, outputs):
@@ -12,8 +15,9 @@ def test_table_shape(aws, outputs):
         "PK": "HASH",
         "SK": "RANGE",
     }
-    [gsi] = table["GlobalSecondaryIndexes"]
-    assert gsi["IndexName"] == "UserIdIndex"
+    indexes = {i["IndexName"]: i for i in table["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {"UserIdIndex", "OutboxPendingIndex"}
+    assert indexes["OutboxPendingIndex"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
     assert table["StreamSpecification"] == {
         "StreamEnabled": True,
         "StreamViewType": "NEW_AND_OLD_IMAGES",
@@ -49,7 +53,11 @@ def test_bus_rules_queues_and_topics_exist(aws, outputs):
     events = aws("events")
     rules = events.list_rules(EventBusName=outputs["event_bus_name"])["Rules"]
     names = {r["Name"] for r in rules}
-    assert len([n for n in names if not n.startswith("Events-Archive-")]) == 7  # 6 + unrouted
+    catalog = json.loads((ROOT / "tests/e2e/e2e_app/catalog.json").read_text())
+    action_rules = [r for a in catalog["actions"].values() for r in a["rules"].values()]
+    # invocation, invocation_priority, approved + the catalog's + the catch-all
+    expected = 3 + len(action_rules) + 1
+    assert len([n for n in names if not n.startswith("Events-Archive-")]) == expected
     assert f"Events-Archive-{outputs['event_bus_name']}" in names  # the archive's own rule
     sqs = aws("sqs")
     handler = aws("lambda").get_function_configuration(

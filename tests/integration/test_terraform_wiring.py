@@ -11,7 +11,8 @@ FUNCTION_FOLDERS = sorted(
     p.name for p in (ROOT / "functions").iterdir() if (p / "handler.py").exists()
 )
 
-CATALOG = json.loads((ROOT / "functions" / "example_app" / "catalog.json").read_text())
+# workspace ci deploys the e2e tests' app (ci.tfvars): the rules come from its catalog file
+CATALOG = json.loads((ROOT / "tests" / "e2e" / "e2e_app" / "catalog.json").read_text())
 # rule key -> (function role it must target, its DLQ's key)
 EXPECTED_ROUTES = {
     "invocation": ("agent_executor", "invocation"),
@@ -96,7 +97,11 @@ def test_the_deployed_rules_are_the_catalogs(resources):
 
 
 def test_every_dead_letter_queue_is_drained_and_alarmed(resources, outputs):
-    mappings = by_type(resources, "aws_lambda_event_source_mapping")
+    mappings = [
+        m
+        for m in by_type(resources, "aws_lambda_event_source_mapping")
+        if ":sqs:" in m["values"]["event_source_arn"]  # not the table's stream (outbox_relay)
+    ]
     drained = {m["values"]["event_source_arn"].rsplit(":", 1)[-1] for m in mappings}
     queues = {q["values"]["name"] for q in by_type(resources, "aws_sqs_queue")}
     prefix = outputs["function_names"]["dlq_handler"].removesuffix("-dlq-handler")
@@ -172,7 +177,13 @@ def test_each_function_policy_names_only_its_own_resources(resources, outputs):
         elif role == "standard_worker":
             allowed |= {table, bus}
         elif role == "approval_worker":
-            allowed |= {table, topics["approvals"]}
+            allowed |= {table, topics["approvals"], bus}
+        elif role == "outbox_relay":
+            stream = next(
+                r["values"]["stream_arn"] for r in by_type(resources, "aws_dynamodb_table")
+            )
+            outbox_dlq = queues[f"{prefix}-outbox-dlq"]
+            allowed |= {table, f"{table}/index/OutboxPendingIndex", bus, stream, outbox_dlq}
         elif role == "dlq_handler":
             allowed |= {table, topics["alerts"]}
             allowed |= set(queues.values())

@@ -274,3 +274,24 @@ def test_the_check_command_fails_on_a_stale_file(tmp_path, capsys):
     assert "regenerate it" in capsys.readouterr().err
     assert main(["example_app", "--out", str(stale)]) == 0
     assert main(["example_app", "--check", str(stale)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        ([0], False, False),  # moto: False == 0
+        ([False], 0, False),
+        ([True], 1, False),
+        ([{"numeric": ["<=", 1000]}], True, False),  # moto: True <= 1000
+        ([{"numeric": [">", 1000]}], 6e9, False),  # beyond what EventBridge compares
+        ([{"numeric": [">", 1000]}], 5e9, True),
+        ([{"wildcard": "*"}], "line\nbreak", True),  # moto: no DOTALL
+        ([{"wildcard": "a\\*b"}], "a*b", True),
+        ([{"wildcard": "a\\*b"}], "axb", False),
+        ([1000], 1000.0, True),
+    ],
+)
+def test_the_emulators_matcher_keeps_json_types_apart_as_aws_does(pattern, value, matches):
+    evt = event({"payload": {"field": value}})
+    rule = {"detail": {"payload": {"field": pattern}}}
+    assert EventPattern(None, rule).matches_event(evt) is matches

@@ -117,6 +117,13 @@ def no_action(body: dict[str, Any]) -> None:
         say(f"  {YELLOW}the model requested no action, so this part of the story stops here{RESET}")
 
 
+def approve(client: Client, action_id: str, reason: str) -> None:
+    status, decided = client.call(
+        "POST", f"/approvals/{action_id}", "approver", {"decision": "approve", "reason": reason}
+    )
+    say(f"{BOLD}approver:{RESET} approve -> HTTP {status}, {decided.get('status')}")
+
+
 def story(client: Client, outputs: dict[str, Any]) -> None:
     table = outputs["table_name"]
     model = os.environ.get("AGENTOCORE_MODEL", "rules:v1")
@@ -173,13 +180,7 @@ def story(client: Client, outputs: dict[str, Any]) -> None:
             f"\n{BOLD}approver:{RESET} GET /approvals?status=pending -> "
             f"{[a['approval_id'] for a in pending.get('approvals', [])]}"
         )
-        status, decided = client.call(
-            "POST",
-            f"/approvals/{action['action_id']}",
-            "approver",
-            {"decision": "approve", "reason": "photos confirm the damage"},
-        )
-        say(f"{BOLD}approver:{RESET} approve -> HTTP {status}, {decided.get('status')}")
+        approve(client, action["action_id"], "photos confirm the damage")
         refund = wait_item(table, f"REFUND#{action['action_id']}")
         if refund:
             say(
@@ -201,13 +202,7 @@ def story(client: Client, outputs: dict[str, Any]) -> None:
                 f"  {DIM}routed:{RESET} CancelSubscription always needs approval -> "
                 f"approval_worker: {approval['summary']['S']} is {approval['status']['S']}"
             )
-        status, decided = client.call(
-            "POST",
-            f"/approvals/{action['action_id']}",
-            "approver",
-            {"decision": "approve", "reason": "customer confirmed by phone"},
-        )
-        say(f"{BOLD}approver:{RESET} approve -> HTTP {status}, {decided.get('status')}")
+        approve(client, action["action_id"], "customer confirmed by phone")
         cancelled = wait_item(table, "SUBSCRIPTION#S-1001", sk="CANCELLATION")
         if cancelled and cancelled["action_id"]["S"] == action["action_id"]:
             say(

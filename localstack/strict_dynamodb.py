@@ -10,26 +10,26 @@ erased, and every transaction costs O(table size). Here:
 - TransactWriteItems keeps moto's checks and error reporting but rolls back with a per-item undo
   log (the previous item of each key it wrote, and the stream records it added): O(items in the
   transaction), no table copy;
-- stream records reach Lambda event source mappings from a background thread, after the lock is
-  released, so a function that calls DynamoDB back cannot deadlock (and, as on AWS, the write
-  does not wait for the function).
+- stream records stay in the shard and reach Lambda event source mappings from background
+  threads (``strict_streams``: a position per mapping, filters, batches, retries, on-failure
+  destinations), which read under the lock and invoke after releasing it, so a function that
+  calls DynamoDB back cannot deadlock (and, as on AWS, the write does not wait for the function).
 
-Installed by ``emulator.apply_hooks()`` after its moto version check.
+Installed by ``emulator.apply_hooks()`` after its moto version check; installs ``strict_streams``.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 LOCK = threading.RLock()
-_streams = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dynamodb-streams")
-_log = logging.getLogger(__name__)
+# Called (under LOCK) with the shard after each stream record is added: strict_streams wakes the
+# shard's consumers.
+STREAM_LISTENERS: list[Callable[[Any], None]] = []
 
 # (table, hash key, range key, the item before the write or None)
 Undo = tuple[Any, Any, Any, Any]
@@ -164,40 +164,16 @@ def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Non
             raise
 
 
-def _deliver(shard: Any) -> None:
-    """Hand the shard's records to its Lambda event source mappings (moto's semantics: all
-    pending records; on success they are removed), without holding the DynamoDB lock."""
-    from moto.awslambda.utils import get_backend
-
-    try:
-        with LOCK:
-            records = list(shard.items)
-            mappings = list(shard.table.lambda_event_source_mappings.items())
-        if not records or not mappings:
-            return
-        result: Any = None
-        for arn, esm in mappings:
-            result = get_backend(shard.account_id, arn.split(":")[3]).send_dynamodb_items(
-                arn, records, esm.event_source_arn
-            )
-        if result:
-            with LOCK:
-                sent = {id(r) for r in records}
-                shard.items = [r for r in shard.items if id(r) not in sent]
-    except Exception:  # a failed delivery must not kill the delivery thread
-        _log.exception("DynamoDB stream delivery to Lambda failed")
-
-
 def stream_add(self: Any, old: Any, new: Any) -> None:
-    """StreamShard.add: record the change; Lambda delivery happens later, off the lock."""
+    """StreamShard.add: record the change; the shard's mappings read it later, off the lock."""
     from moto.dynamodb.models.table import StreamRecord
 
     view_type = self.table.stream_specification["StreamViewType"]
     event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
     seq = len(self.items) + self.starting_sequence_number
     self.items.append(StreamRecord(self.table, view_type, event_name, old, new, seq))
-    if self.table.lambda_event_source_mappings:
-        _streams.submit(_deliver, self)
+    for listener in STREAM_LISTENERS:
+        listener(self)
 
 
 def install() -> None:
@@ -216,3 +192,6 @@ def install() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     StreamShard.add = stream_add  # type: ignore[method-assign]
     DynamoDBBackend._agentocore_strict = True  # type: ignore[attr-defined]
+    import strict_streams  # the shard's records -> its Lambda mappings, as AWS delivers them
+
+    strict_streams.install()

@@ -36,6 +36,8 @@ def action_entry(
 def refund_entry(
     bus: str, action_id: str, *, order_id: str = "A-1001", amount: float = 50, **payload: Any
 ) -> dict[str, str]:
-    """A RefundOrder request of the example app (high_risk omitted unless given)."""
-    body = {"order_id": order_id, "amount": amount, "currency": "USD", **payload}
+    """A RefundOrder request of the example app, its payload complete as the framework writes
+    it (without ``high_risk`` it would take the approval path: no proof it needs none)."""
+    body = {"order_id": order_id, "amount": amount, "currency": "USD", "high_risk": False}
+    body.update(payload)
     return action_entry(bus, "RefundOrder", body, action_id)

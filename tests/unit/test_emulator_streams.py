@@ -239,6 +239,21 @@ def test_failing_batch_is_retried_with_backoff_then_its_on_failure_record_is_sen
     assert "RetryAttemptsExhausted, function error Unhandled" in failure.error
 
 
+def test_on_failure_record_can_go_to_an_sns_topic(stack: Stack) -> None:
+    stack.function("f", FAIL="1")
+    url, queue_arn = stack.queue("alerts")
+    sns = boto3.client("sns", region_name=REGION)
+    topic = sns.create_topic(Name="stream-failures")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    stack.put("a")
+    stack.map("f", MaximumRetryAttempts=0, DestinationConfig={"OnFailure": {"Destination": topic}})
+    settle()
+    [notification] = stack.on_failure_records(url)
+    record = json.loads(notification["Message"])
+    assert record["DDBStreamBatchInfo"]["streamArn"] == stack.stream
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+
+
 def test_bisect_isolates_the_poison_record(stack: Stack) -> None:
     out = stack.function("f")
     url, queue_arn = stack.queue("dlq")

@@ -5,8 +5,9 @@ moto compares with Python's ``==`` and ``<=``, where ``True == 1`` and ``False =
 ``{"numeric": ["<=", 1000]}``; ``1e12`` matches numeric filters too. AWS keeps JSON types apart
 (booleans never equal numbers, never match a numeric filter) and compares numbers only within
 -5.0e9..+5.0e9. moto's ``wildcard`` is a regex without DOTALL: ``*`` does not match across a
-newline, so ``{"wildcard": "*"}`` misses a string with one; AWS's ``*`` matches any characters. A rule that routes on a number (an approval
-threshold) must not be tested against a more forgiving matcher than the one it runs on.
+newline, so ``{"wildcard": "*"}`` misses a string with one; AWS's ``*`` matches any
+characters. A rule that routes on a number (an approval threshold) must not be tested against a
+more forgiving matcher than the one it runs on.
 
 Installed by ``emulator.apply_hooks()``; tests that use moto's matcher install it too.
 """

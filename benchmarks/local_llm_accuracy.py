@@ -1,7 +1,7 @@
 """Tool-choice accuracy and speed of a model on the labelled requests for the example tools.
 
 Runs every request of ``benchmarks/data/tool_choice.json`` as one whole agent turn (the real
-``Agent`` loop, the example tools of ``agent_executor``) and prints, per request, the first tool
+``Agent`` loop, the example app's tools) and prints, per request, the first tool
 the model called and its input, then: tool-choice accuracy, argument accuracy, seconds per
 model step and per turn, prompt and generation tokens/s. Asserts nothing.
 
@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "functions" / "agent_executor"))
+sys.path.insert(0, str(ROOT / "functions"))
 
-import example_tools  # noqa: E402
-
+import example_app  # noqa: E402
 from agentocore import Agent, Settings, ToolContext, create_model  # noqa: E402
 from agentocore.events.actions import CollectingActionSink  # noqa: E402
 from agentocore.types import ConverseRequest, ConverseResponse  # noqa: E402
@@ -92,7 +91,7 @@ def main() -> None:
     model = TimedModel(create_model(args.model))
     agent = Agent(
         model,
-        example_tools.registry(),
+        example_app.tools(),
         settings=Settings(max_iterations=4),
         action_sink=CollectingActionSink(),
     )

@@ -171,9 +171,11 @@ locals {
       timeout_s   = local.timeouts.outbox_relay
       statements = [
         {
-          sid       = "ReadStream"
-          actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
-          resources = [module.memory_table.stream_arn]
+          sid     = "ReadStream"
+          actions = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+          # the table's streams (as AWS's DynamoDB guide scopes it): ListStreams is authorized on
+          # <table>/stream/*, and a re-enabled stream gets a new label
+          resources = ["${local.table_arn}/stream/*"]
         },
         {
           sid       = "Outbox"

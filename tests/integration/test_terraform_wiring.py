@@ -179,11 +179,9 @@ def test_each_function_policy_names_only_its_own_resources(resources, outputs):
         elif role == "approval_worker":
             allowed |= {table, topics["approvals"], bus}
         elif role == "outbox_relay":
-            stream = next(
-                r["values"]["stream_arn"] for r in by_type(resources, "aws_dynamodb_table")
-            )
+            streams = f"{table}/stream/*"  # the table's streams, not the whole account's
             outbox_dlq = queues[f"{prefix}-outbox-dlq"]
-            allowed |= {table, f"{table}/index/OutboxPendingIndex", bus, stream, outbox_dlq}
+            allowed |= {table, f"{table}/index/OutboxPendingIndex", bus, streams, outbox_dlq}
         elif role == "dlq_handler":
             allowed |= {table, topics["alerts"]}
             allowed |= set(queues.values())

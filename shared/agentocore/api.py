@@ -318,7 +318,7 @@ class AgentApi:
     ) -> tuple[int, dict[str, Any]]:
         memory = self.runtime.memory
         meta = memory.get_meta(conversation_id)
-        if meta.exists and meta.user_id not in (None, identity.sub):
+        if meta.exists and meta.user_id != identity.sub:
             raise ApiError(404, "not_found", f"conversation {conversation_id} not found")
         if meta.running is not None:
             raise self._busy(conversation_id, meta.running, identity.sub)

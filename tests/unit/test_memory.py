@@ -284,3 +284,29 @@ def test_summary_is_stored_and_window_starts_after_it(memory, counter):
     assert window.summary == "user asked q0 and q1"
     assert [t.number for t in window.turns] == [5, 6]
     assert window.meta.input_tokens == 9
+
+
+def test_a_conversation_without_an_owner_is_nobodys(dynamodb, table):
+    """An ownerless META (e.g. written by an old worker) can neither be read nor claimed by a
+    user: 404 for everyone, and appending as a user fails instead of adopting it."""
+    from agentocore.memory import ConversationMemory, ConversationNotFound
+
+    memory = ConversationMemory(table, client=dynamodb)
+    memory.append(
+        "orphan",
+        [
+            {"role": "user", "content": [{"text": "hi"}]},
+            {"role": "assistant", "content": [{"text": "x"}]},
+        ],
+        expected_turn_count=0,
+    )
+    with pytest.raises(ConversationNotFound):
+        memory.load("orphan", user_id="mallory")
+    with pytest.raises(ConversationNotFound):
+        memory.append(
+            "orphan",
+            [{"role": "user", "content": [{"text": "mine now"}]}],
+            expected_turn_count=2,
+            user_id="mallory",
+        )
+    assert memory.get_meta("orphan").user_id is None

@@ -316,7 +316,8 @@ class ConversationMemory(ddb.TableStore):
 
     @staticmethod
     def _check_owner(meta: ConversationMeta, user_id: str | None) -> None:
-        if meta.exists and user_id is not None and meta.user_id not in (None, user_id):
+        """A user sees only their own conversations; one without an owner is nobody's."""
+        if meta.exists and user_id is not None and meta.user_id != user_id:
             raise ConversationNotFound(meta.conversation_id)
 
     # ---- writes ------------------------------------------------------------------------------
@@ -426,8 +427,10 @@ class ConversationMemory(ddb.TableStore):
         else:
             condition = "turn_count = :expected"
             values[":expected"] = _n(expected_turn_count)
-        if user_id is not None:
+        if user_id is not None and expected_turn_count == 0:
             condition = f"({condition}) AND (attribute_not_exists(user_id) OR user_id = :uid)"
+        elif user_id is not None:  # an existing conversation: its owner's, never claimable
+            condition = f"({condition}) AND user_id = :uid"
         remove = ""
         if finish_running is not None:
             condition = f"({condition}) AND running_invocation = :rinv"

@@ -59,11 +59,19 @@ class ApprovalDecisions:
         conversation_id = str(approval.conversation_id)
         for _ in range(3):
             meta = self.memory.get_meta(conversation_id)
+            if not meta.exists or meta.user_id is None:
+                # the requesting turn was never saved: a note would create a conversation
+                # without an owner (nobody's); the decision itself is recorded and published
+                log.warning(
+                    "no conversation to note the rejection in", extra={"id": conversation_id}
+                )
+                return
             try:
                 self.memory.append(
                     conversation_id,
                     [{"role": "assistant", "content": [{"text": note}]}],
                     expected_turn_count=meta.turn_count,
+                    user_id=meta.user_id,  # the note keeps the conversation its owner's
                 )
                 return
             except TurnConflict:

@@ -343,3 +343,13 @@ def test_one_action_arriving_by_both_paths_runs_its_handler_once(workers):
     assert out["event"] == "ActionCompleted"
     assert out["result"]["approved_by"] is None  # the first outcome, replayed
     assert ledger(workers).count_refunds("both") == 1
+
+
+def test_a_rejection_for_an_unsaved_conversation_creates_no_ownerless_one(workers):
+    """The requesting turn was never saved: the note is skipped rather than written into a
+    new conversation nobody owns (which anyone could then read)."""
+    approval.handler(
+        refund_event(5000, action_id="ghost", conversation_id="ghost"), LambdaContext()
+    )
+    assert decide("ghost", "reject", reason="no")[0] == 200
+    assert workers.items("CONV#ghost") == []

@@ -10,7 +10,12 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from agentocore.events import ActionRequested, EventContractError, parse_event
-from agentocore.lambda_support import ACTION_EVENT_KEY, Idempotent, Singleton
+from agentocore.lambda_support import (
+    ACTION_EVENT_KEY,
+    ACTION_EVENT_PAYLOAD,
+    Idempotent,
+    Singleton,
+)
 from agentocore.runtime import Runtime
 from agentocore.workers.approval_requests import ApprovalRequester
 from agentocore.workers.notify import SnsNotifier
@@ -48,6 +53,7 @@ request_once = Idempotent(
     _request_approval,
     name=SERVICE,
     key_jmespath=ACTION_EVENT_KEY,
+    payload_validation_jmespath=ACTION_EVENT_PAYLOAD,
     table_name=lambda: runtime().settings.table_name,
 )
 

@@ -15,7 +15,12 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from agentocore.events import parse_event
-from agentocore.lambda_support import ACTION_EVENT_KEY, Idempotent, Singleton
+from agentocore.lambda_support import (
+    ACTION_EVENT_KEY,
+    ACTION_EVENT_PAYLOAD,
+    Idempotent,
+    Singleton,
+)
 from agentocore.runtime import Runtime
 from agentocore.workers.perform import ActionWorker
 
@@ -30,6 +35,7 @@ run_handler_once = Idempotent(
     lambda job: worker().run_handler(job),
     name=f"{SERVICE}-action",
     key_jmespath="action_id",
+    payload_validation_jmespath="request.payload",
     table_name=lambda: runtime().settings.table_name,
 )
 
@@ -58,6 +64,7 @@ perform_once = Idempotent(
     _perform,
     name=SERVICE,
     key_jmespath=ACTION_EVENT_KEY,
+    payload_validation_jmespath=ACTION_EVENT_PAYLOAD,
     table_name=lambda: runtime().settings.table_name,
 )
 

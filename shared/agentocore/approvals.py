@@ -8,7 +8,9 @@ through the table's one GSI by overloading its keys (``user_id = "APPROVALS#<sta
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -18,6 +20,14 @@ from agentocore.memory.store import USER_INDEX
 Status = Literal["pending", "approved", "rejected"]
 Decision = Literal["approve", "reject"]
 _DECIDED: dict[str, Status] = {"approve": "approved", "reject": "rejected"}
+
+
+def action_digest(action: Mapping[str, Any]) -> str:
+    """SHA-256 of what an approval approves: the action's type, id, payload version and payload
+    (canonical JSON). Recorded with the approval; a worker performs only what matches it."""
+    bound = {k: action.get(k) for k in ("action_type", "action_id", "payload_version", "payload")}
+    text = json.dumps(bound, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def approval_pk(approval_id: str) -> str:
@@ -59,6 +69,7 @@ class Approval:
     conversation_id: str | None
     summary: str
     created_at: str
+    digest: str = ""
     decided_by: str | None = None
     decided_at: str | None = None
     reason: str | None = None
@@ -90,6 +101,7 @@ def _from_item(item: dict[str, Any]) -> Approval:
         requested_by=ddb.get_str(item, "requested_by"),
         conversation_id=ddb.get_str(item, "conversation_id"),
         summary=ddb.get_str(item, "summary") or "",
+        digest=ddb.get_str(item, "digest") or "",
         created_at=str(item["created_at"]["S"]),
         decided_by=ddb.get_str(item, "decided_by"),
         decided_at=ddb.get_str(item, "decided_at"),
@@ -123,6 +135,7 @@ class ApprovalStore(ddb.TableStore):
             "status": ddb.s("pending"),
             "action_type": ddb.s(action_type),
             "action": ddb.s(json.dumps(action, separators=(",", ":"), default=str)),
+            "digest": ddb.s(action_digest(action)),
             "created_at": ddb.s(ddb.iso(now)),
             "user_id": ddb.s(status_key("pending")),
             "updated_at": ddb.s(ddb.iso(now)),

@@ -40,6 +40,9 @@ class Singleton(Generic[T]):
 #: Action events are handled once per (detail-type, action_id): a redelivered event, or the same
 #: action id arriving as ActionRequested and later ActionApproved, is told apart by both.
 ACTION_EVENT_KEY = '["detail-type", detail.action_id]'
+#: What must be the same for a repeat to be a redelivery: the same action id with another
+#: payload (or another approval digest) is not, and raises IdempotencyValidationError (DLQ).
+ACTION_EVENT_PAYLOAD = "[detail.payload, detail.digest]"
 
 
 class Idempotent:

@@ -155,6 +155,9 @@ class _Decision(EventDetail):
     decided_by: str
     reason: str | None = None
     conversation_id: str | None = None
+    digest: str = Field(
+        "", description="The approval's digest of the action (added within version 1)."
+    )
 
 
 class ActionApproved(_Decision):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from agentocore.actions.catalog import ActionCatalog
-from agentocore.approvals import Approval, ApprovalStore
+from agentocore.actions.catalog import ActionCatalog, ActionError
+from agentocore.approvals import Approval, ApprovalStore, action_digest
 from agentocore.events.contracts import ActionApprovalRequested, ActionRequested
 from agentocore.events.publisher import EventPublisher
 from agentocore.workers.notify import SnsNotifier
@@ -48,6 +48,11 @@ class ApprovalRequester:
             conversation_id=request.conversation_id,
             summary=declared.summary(payload),
         )
+        if approval.digest != action_digest(request.model_dump(mode="json")):
+            # the same action id with another payload: a forgery or a bug, never the same action
+            raise ActionError(
+                f"action {request.action_id} already has an approval for a different payload"
+            )
         if approval.status == "pending" and not approval.notified:
             self._announce(approval)
         return {"approval_id": approval.approval_id, "created": created, "status": approval.status}

@@ -43,6 +43,7 @@ class ApprovalDecisions:
                 decided_by=approval.decided_by or decided_by,
                 reason=approval.reason,
                 conversation_id=approval.conversation_id,
+                digest=approval.digest,
             )
         )
         self.approvals.mark(approval.approval_id, "event_published")

@@ -2,13 +2,16 @@
 
 An ``ActionRequested`` is performed only if its type's approval rule says no approval is needed
 (checked here again, whatever routed it); an ``ActionApproved`` only if a recorded approval of
-that same action says ``approved``. The handler runs through ``perform`` (the function wraps it
-in an idempotency record keyed by the action id), so a redelivered or retried event, or the
-same action arriving by both paths, returns the first outcome instead of acting again.
+that same action says ``approved`` and the action's digest, the approval's and the event's agree
+(a tampered payload or a forged event performs nothing: it raises, so it is dead-lettered).
+The handler runs through ``perform`` (the function wraps it in an idempotency record keyed by
+the action id), so a redelivered or retried event, or the same action arriving by both paths,
+returns the first outcome instead of acting again.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from collections.abc import Callable
@@ -23,7 +26,7 @@ from agentocore.actions.catalog import (
     ActionType,
     ApprovalRequired,
 )
-from agentocore.approvals import ApprovalStore
+from agentocore.approvals import ApprovalStore, action_digest
 from agentocore.config import Settings
 from agentocore.events.contracts import (
     ActionApproved,
@@ -72,16 +75,20 @@ class ActionWorker:
                 )
             return self._perform(event, approved_by=None)
         if isinstance(event, ActionApproved):
-            approval = self.approvals.get(event.approval_id)
+            approval = self.approvals.get(event.approval_id)  # none recorded: raises
             request = ActionRequested.model_validate(approval.action)
+            digest = action_digest(approval.action)
             if (
                 approval.status != "approved"
                 or request.action_id != event.action_id
                 or approval.action_type != request.action_type
+                or not approval.digest
+                or not hmac.compare_digest(approval.digest, digest)
+                or not hmac.compare_digest(event.digest, digest)
             ):
                 raise ApprovalRequired(
                     f"ActionApproved for {event.action_id} does not match a recorded approval "
-                    f"(status {approval.status})"
+                    f"(status {approval.status}; action id, type and payload digest must agree)"
                 )
             self.catalog.get(request.action_type).accept(request)
             return self._perform(request, approved_by=approval.decided_by)

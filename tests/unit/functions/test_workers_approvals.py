@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from agentocore.actions import ActionError, ApprovalRequired, UnknownActionType
@@ -353,3 +355,60 @@ def test_a_rejection_for_an_unsaved_conversation_creates_no_ownerless_one(worker
     )
     assert decide("ghost", "reject", reason="no")[0] == 200
     assert workers.items("CONV#ghost") == []
+
+
+def test_an_approval_is_bound_to_the_payload_it_approved(workers):
+    """The approval records a digest of the action; a worker performs only when the action
+    it would perform, the approval's digest and the event's digest agree."""
+    from agentocore.approvals import ApprovalNotFound
+
+    approval.handler(refund_event(5000, action_id="bound-1"), LambdaContext())
+    assert decide("bound-1", "approve")[0] == 200
+    [approved] = workers.bus_events("ActionApproved")
+    assert len(approved["detail"]["digest"]) == 64
+
+    forged = {**approved, "detail": {**approved["detail"], "digest": "0" * 64}}
+    with pytest.raises(ApprovalRequired, match="digest"):
+        standard.handler(forged, LambdaContext())
+    # the recorded action altered after the decision (its amount raised): nothing is performed
+    record = workers.items("APPROVAL#bound-1")[0]
+    action = json.loads(record["action"]["S"])
+    action["payload"]["amount"] = 900_000
+    workers.dynamodb.update_item(
+        TableName=workers.table,
+        Key={"PK": record["PK"], "SK": record["SK"]},
+        UpdateExpression="SET #a = :a",
+        ExpressionAttributeNames={"#a": "action"},
+        ExpressionAttributeValues={":a": {"S": json.dumps(action)}},
+    )
+    with pytest.raises(ApprovalRequired, match="digest"):
+        standard.handler(approved, LambdaContext())
+    # an ActionApproved for an approval nobody recorded
+    nothing = {**approved, "detail": {**approved["detail"], "approval_id": "never"}}
+    with pytest.raises(ApprovalNotFound):
+        standard.handler(nothing, LambdaContext())
+    assert ledger(workers).count_refunds("bound-1") == 0
+
+
+def test_the_same_action_id_with_another_payload_gets_no_approval(workers):
+    """Not a redelivery (the payload differs): refused by the workers' idempotency check, and
+    by the approval's digest where that record already exists."""
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyValidationError,
+    )
+
+    approval.handler(refund_event(5000, action_id="twin"), LambdaContext())
+    with pytest.raises(IdempotencyValidationError):
+        approval.handler(refund_event(9000, action_id="twin"), LambdaContext())
+    approval.request_once.reset()
+    workers.dynamodb.delete_item(  # the idempotency record gone (expired): the digest holds
+        TableName=workers.table,
+        Key={
+            "PK": {"S": "idempotency#approval_worker"},
+            "SK": workers.items("idempotency#approval_worker")[0]["SK"],
+        },
+    )
+    with pytest.raises(ActionError, match="different payload"):
+        approval.handler(refund_event(9000, action_id="twin"), LambdaContext())
+    [record] = workers.items("APPROVAL#twin")
+    assert json.loads(record["action"]["S"])["payload"]["amount"] == 5000

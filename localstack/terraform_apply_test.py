@@ -129,6 +129,8 @@ def leftovers(prefix: str) -> list[str]:
     ]
     apis = boto3.client("apigatewayv2", **kw).get_apis()["Items"]
     found += [f"api {a['Name']}" for a in apis if a["Name"].startswith(prefix)]
+    secrets = boto3.client("secretsmanager", **kw).list_secrets(IncludePlannedDeletion=True)
+    found += [f"secret {x['Name']}" for x in secrets["SecretList"] if x["Name"].startswith(prefix)]
     kms = boto3.client("kms", **kw)
     for key in kms.list_keys()["Keys"]:
         meta = kms.describe_key(KeyId=key["KeyId"])["KeyMetadata"]

@@ -41,6 +41,7 @@ locals {
     AGENTOCORE_APPROVALS_TOPIC_ARN = local.approvals_topic_arn
     AGENTOCORE_ALERTS_TOPIC_ARN    = local.alerts_topic_arn
     AGENTOCORE_SYNC_BUDGET_S       = tostring(var.sync_budget_s)
+    AGENTOCORE_SECRETS             = local.tool_secret_map # names only (secrets.tf)
     POWERTOOLS_METRICS_NAMESPACE   = "AgentoCore"
     TIKTOKEN_CACHE_DIR             = "/tmp/tiktoken"
   }, var.extra_environment)
@@ -74,6 +75,7 @@ locals {
       actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
       resources = local.bedrock_arns
     }],
+    local.tool_secret_statements, # GetSecretValue on the tools' secrets only (secrets.tf)
   )
 
   # Workers read and write single items (theirs and Powertools idempotency records).

@@ -6,10 +6,12 @@ The example requests (``examples=``) are deliberately different from the labelle
 from __future__ import annotations
 
 import hashlib
+import hmac
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from agentocore.secrets import secret
 from agentocore.tools import ToolError, ToolRegistry
 from example_app.actions import ORDER_ID, SUBSCRIPTION_ID, CancelSubscription, RefundOrder, catalog
 
@@ -60,6 +62,30 @@ class Weather(BaseModel):
     units: str
     conditions: str
     humidity: int
+
+
+class Shipment(BaseModel):
+    order_id: str
+    carrier: str
+    tracking_code: str
+    status: str
+
+
+class CarrierClient:
+    """The demo carrier's API: local and deterministic, authenticated with an API key that
+    signs each request (an HMAC of the order id); the key itself never leaves the client."""
+
+    name = "Example Parcel Co."
+
+    def __init__(self, api_key: str) -> None:
+        self._api_key = api_key.encode()
+
+    def __repr__(self) -> str:
+        return "CarrierClient(api_key=***)"
+
+    def tracking_code(self, order_id: str) -> str:
+        digest = hmac.new(self._api_key, order_id.encode(), hashlib.sha256).hexdigest()
+        return "EP" + digest[:12].upper()
 
 
 def _order(order_id: str) -> dict[str, object]:
@@ -134,6 +160,26 @@ def tools() -> ToolRegistry:
                 f"subscription {args.subscription_id} is already {subscription['status']}"
             )
         return CancelSubscription(subscription_id=args.subscription_id, reason=args.reason)
+
+    @tools.tool(
+        output_model=Shipment,
+        examples=[
+            ("Track the parcel of order M-6060", {"order_id": "M-6060"}),
+            ("Which tracking number does R-1200 have?", {"order_id": "R-1200"}),
+        ],
+    )
+    def track_shipment(args: OrderStatusInput) -> Shipment:
+        """The carrier and tracking code of a shipped or delivered order's parcel."""
+        order = _order(args.order_id)
+        if order["status"] == "processing":
+            raise ToolError(f"order {args.order_id} has not shipped yet; no tracking code")
+        carrier = CarrierClient(secret("carrier_api"))  # SecretError -> toolResult error
+        return Shipment(
+            order_id=args.order_id,
+            carrier=carrier.name,
+            tracking_code=carrier.tracking_code(args.order_id),
+            status=str(order["status"]),
+        )
 
     @tools.tool(
         output_model=Weather,

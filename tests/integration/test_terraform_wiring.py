@@ -155,6 +155,8 @@ def test_each_function_policy_names_only_its_own_resources(resources, outputs):
     queues = {r["values"]["name"]: r["values"]["arn"] for r in by_type(resources, "aws_sqs_queue")}
     bus = next(r["values"]["arn"] for r in resources if r["type"] == "aws_cloudwatch_event_bus")
     bucket = outputs["inbox_bucket"]
+    secrets = {r["values"]["arn"] for r in by_type(resources, "aws_secretsmanager_secret")}
+    assert secrets, "the example's tool secret (secrets.tf) is deployed"
     for role, statements in policies(resources).items():
         name = outputs["function_names"][role]
         log_group = by_address[f'module.functions["{role}"].aws_cloudwatch_log_group.this']["arn"]
@@ -167,6 +169,7 @@ def test_each_function_policy_names_only_its_own_resources(resources, outputs):
                 f"{table}/index/UserIdIndex",
                 bus,
                 f"arn:aws:s3:::{bucket}/conversations/*",
+                *secrets,  # the tools' secrets: GetSecretValue only (below)
             }
             allowed |= {
                 r
@@ -191,6 +194,13 @@ def test_each_function_policy_names_only_its_own_resources(resources, outputs):
                     assert st["Sid"] == "XRay", f"{role}: '*' outside X-Ray"
                     continue
                 assert resource in allowed, f"{role} may not touch {resource}"
+        secret_statements = [st for st in statements if set(as_list(st["Resource"])) & secrets]
+        if role.startswith("agent_executor"):
+            [st] = secret_statements  # the functions that run tools, and only they
+            assert as_list(st["Action"]) == ["secretsmanager:GetSecretValue"]
+            assert set(as_list(st["Resource"])) == secrets
+        else:
+            assert secret_statements == [], f"{role} may not read the tools' secrets"
         model_arns = [
             r for st in statements if st["Sid"] == "InvokeModel" for r in as_list(st["Resource"])
         ]

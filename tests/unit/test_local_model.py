@@ -168,8 +168,10 @@ def test_prompt_lists_tools_rules_examples_and_ends_with_a_step():
     shots = prompt.split("Examples:\n")[1].split("\n\n")[0].splitlines()
     tools_in_order = [json.loads(line[6:])["tool"] for line in shots if line.startswith("Step:")]
     assert tools_in_order == [
-        "get_order_status", "trigger_refund", "cancel_subscription", "get_weather", "answer",
-        "trigger_refund", "cancel_subscription", "get_weather", "get_order_status", "answer",
+        "get_order_status", "trigger_refund", "cancel_subscription", "track_shipment",
+        "get_weather", "answer",
+        "trigger_refund", "cancel_subscription", "track_shipment", "get_weather",
+        "get_order_status", "answer",
     ]  # fmt: skip
     assert prompt.endswith("\n\nUser: Where is order A-1001?\nStep:")
 

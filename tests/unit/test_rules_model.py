@@ -91,3 +91,29 @@ def test_cancel_subscription_requests_an_action_that_always_needs_approval():
     assert "A human approves every cancellation" in result.final_text
     again = agent(sink).run("Cancel S-2002 now", context=ToolContext(conversation_id="c3"))
     assert "already cancelled" in again.final_text and len(sink.actions) == 1
+
+
+def test_tracking_goes_to_track_shipment_but_where_is_stays_order_status():
+    model = RulesModel()
+
+    def first_tool(text, tools=("get_order_status", "track_shipment", "trigger_refund")):
+        request = {
+            "messages": [{"role": "user", "content": [{"text": text}]}],
+            "toolConfig": {"tools": [{"toolSpec": {"name": n}} for n in tools]},
+        }
+        content = model.converse(request)["output"]["message"]["content"]
+        return next(
+            (b["toolUse"]["name"], b["toolUse"]["input"]) for b in content if "toolUse" in b
+        )
+
+    assert first_tool("Where is order A-1001?") == ("get_order_status", {"order_id": "A-1001"})
+    assert first_tool("Has order A-3003 shipped?")[0] == "get_order_status"
+    assert first_tool("Can you track A-4004 for me")[0] == "track_shipment"
+    assert first_tool("Tracking number of order A-3003?") == (
+        "track_shipment",
+        {"order_id": "A-3003"},
+    )
+    assert first_tool("Refund A-1001, the tracking said delivered but it never came")[0] == (
+        "trigger_refund"
+    )
+    assert first_tool("Track A-1001", tools=("get_order_status",))[0] == "get_order_status"

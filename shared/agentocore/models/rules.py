@@ -5,7 +5,8 @@ with no AWS account and no model weights:
 
 - a user text naming a subscription (``S-1001``) and "cancel"   -> ``cancel_subscription``
 - a user text naming an order id (``A-1001``) and "refund"      -> ``trigger_refund``
-- a user text naming an order id (status/where/track/order)      -> ``get_order_status``
+- a user text naming an order id and "track"/"tracking"          -> ``track_shipment``
+- a user text naming an order id (status/where/order/...)        -> ``get_order_status``
 - a user text asking for the weather "in <City>"                 -> ``get_weather``
 - tool results in the last user message                          -> an answer written from them
 - a summarization request (compaction)                           -> a clipped transcript
@@ -31,12 +32,13 @@ CITY = re.compile(r"\bweather\b.*?\bin\s+([A-Z][A-Za-z .'-]{1,60}?)(?:[?.!,]|$)"
 REFUND = re.compile(r"\brefund", re.IGNORECASE)
 SUBSCRIPTION_ID = re.compile(r"\b(S-\d{4})\b")
 CANCEL = re.compile(r"\b(cancel|stop|unsubscribe)", re.IGNORECASE)
+TRACK = re.compile(r"\btrack(ing)?\b", re.IGNORECASE)
 STATUS = re.compile(r"\b(status|where|track|order|shipped|delivered)\b", re.IGNORECASE)
 HELP = (
     "I'm AgentoCore's offline rules model. I can check an order ('What's the status of order "
     "A-1001?'), request a refund ('Refund order A-1001, it arrived broken'), cancel a "
-    "subscription ('Cancel subscription S-1001, too expensive') and report the weather "
-    "('What's the weather in Paris?')."
+    "subscription ('Cancel subscription S-1001, too expensive'), track a parcel ('Track order "
+    "A-3003') and report the weather ('What's the weather in Paris?')."
 )
 
 
@@ -100,6 +102,8 @@ class RulesModel:
             )
         elif order and REFUND.search(text) and "trigger_refund" in tools:
             call = ("trigger_refund", {"order_id": order.group(1), "reason": text.strip()[:500]})
+        elif order and TRACK.search(text) and "track_shipment" in tools:
+            call = ("track_shipment", {"order_id": order.group(1)})
         elif order and "get_order_status" in tools and (STATUS.search(text) or not city):
             call = ("get_order_status", {"order_id": order.group(1)})
         elif city and "get_weather" in tools:
@@ -144,6 +148,11 @@ class RulesModel:
                 parts.append(
                     f"I've requested the cancellation (action {value['action_id']}). A human "
                     "approves every cancellation before it happens."
+                )
+            elif name == "track_shipment" and isinstance(value, dict):
+                parts.append(
+                    f"Order {value['order_id']} ({value['status']}) travels with "
+                    f"{value['carrier']}, tracking code {value['tracking_code']}."
                 )
             elif name == "get_weather" and isinstance(value, dict):
                 unit = "°C" if value.get("units") == "celsius" else "°F"

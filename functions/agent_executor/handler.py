@@ -26,6 +26,8 @@ from agentocore.api import (
     usage_report,
 )
 from agentocore.events import AgentExecutionCompleted, AgentInvocationRequested, parse_event
+from agentocore.identity import IdentityError, principal
+from agentocore.identity import user_id as valid_user_id
 from agentocore.lambda_support import Idempotent, Singleton, record_run
 from agentocore.runtime import Runtime
 from agentocore.session import TurnOutcome
@@ -215,7 +217,7 @@ def resume(detail: AgentInvocationRequested) -> dict[str, Any]:
     invocation = Invocation(
         conversation_id=detail.conversation_id,
         message="",
-        user_id=detail.user_id or "eventbridge",
+        user_id=detail.user_id or "",
         agent_id=detail.agent_id,
         metadata={**detail.metadata, "priority": detail.priority},
     )
@@ -225,7 +227,8 @@ def resume(detail: AgentInvocationRequested) -> dict[str, Any]:
         .resume(
             detail.conversation_id,
             detail.invocation_id,
-            user_id=invocation.user_id,
+            # the deferred request's caller; another user gets ConversationNotFound
+            user_id=_event_user(detail.user_id, "") if detail.user_id else None,
             agent_id=detail.agent_id,
             metadata=invocation.metadata,
         )
@@ -253,11 +256,22 @@ def _invoke_from_event(data: dict[str, Any]) -> dict[str, Any]:
     invocation = Invocation(
         conversation_id=detail.conversation_id,
         message=detail.user_message,
-        user_id=detail.user_id or "eventbridge",
+        user_id=_event_user(detail.user_id, str(data.get("source", "events"))),
         agent_id=detail.agent_id,
         metadata={**detail.metadata, "priority": detail.priority},
     )
     return run(invocation, invocation_id=detail.invocation_id)
+
+
+def _event_user(claimed: str | None, source: str) -> str:
+    """An invocation's user: the id it names (only the framework's own source reaches this
+    function, and IAM limits who may publish it), validated; else the source's principal."""
+    if not claimed:
+        return principal("events", source)
+    try:
+        return valid_user_id(claimed)
+    except IdentityError as exc:
+        raise TriggerError(f"AgentInvocationRequested: {exc}") from exc
 
 
 #: A redelivered AgentInvocationRequested returns the first run's result instead of running
@@ -300,14 +314,17 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return invoke_once(event, context)
     if kind == "schedule":
         logger.set_correlation_id(event.get("id"))
-        invocation = schedule_invocation(event, DEFAULT_SCHEDULE_MESSAGE)
+        trusted = runtime().settings.trusted_user_triggers
+        invocation = schedule_invocation(event, DEFAULT_SCHEDULE_MESSAGE, trusted)
         return run(invocation, invocation_id=str(event.get("id") or context.aws_request_id))
     if kind in ("s3", "sns"):
+        settings = runtime().settings
+        trusted = settings.trusted_user_triggers
         if kind == "s3":
-            max_bytes = runtime().settings.max_message_bytes
-            invocations = S3MessageReader(max_bytes=max_bytes).invocations(event)
+            reader = S3MessageReader(max_bytes=settings.max_message_bytes, trusted=trusted)
+            invocations = reader.invocations(event)
         else:
-            invocations = sns_invocations(event)
+            invocations = sns_invocations(event, trusted)
         results = [
             run(inv, invocation_id=f"{context.aws_request_id}-{i}")
             for i, inv in enumerate(invocations)

@@ -21,6 +21,8 @@ from agentocore.budget.guard import Budget, over_budget
 from agentocore.budget.usage import Usage
 from agentocore.events.contracts import AgentInvocationRequested, ToolCallReport, UsageReport
 from agentocore.events.publisher import PublishError
+from agentocore.identity import IdentityError
+from agentocore.identity import user_id as valid_user_id
 from agentocore.memory.store import (
     Continuation,
     ConversationBusy,
@@ -53,8 +55,6 @@ def idempotency_scope(identity: Identity, key: str | None) -> str | None:
     return f"idem:{identity.sub}:{key}"
 
 
-SUBJECT = re.compile(r"^[A-Za-z0-9@._:+-]{1,128}$")
-
 
 class ApiError(Exception):
     """An HTTP error with a JSON body ``{"error": {"code", "message"}}``."""
@@ -84,8 +84,12 @@ class Identity:
         sub = (claims or {}).get("sub")
         if not sub:
             raise ApiError(401, "unauthorized", "no authenticated identity (JWT 'sub' claim)")
-        if not SUBJECT.match(str(sub)):
-            raise ApiError(401, "unauthorized", "the identity's 'sub' claim is not acceptable")
+        try:
+            valid_user_id(sub)  # the pattern every user id shares; no trigger principal
+        except IdentityError:
+            raise ApiError(
+                401, "unauthorized", "the identity's 'sub' claim is not acceptable"
+            ) from None
         raw = (claims or {}).get("cognito:groups") or (claims or {}).get("groups") or []
         if isinstance(raw, str):  # API Gateway flattens arrays to "[a b]" or "a,b"
             raw = re.split(r"[\s,]+", raw.strip("[]"))

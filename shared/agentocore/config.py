@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -92,6 +92,12 @@ class Settings(BaseModel):
     approvals_topic_arn: str = Field("", description="SNS topic notified of pending approvals.")
     alerts_topic_arn: str = Field("", description="SNS topic for DLQ failure alerts.")
     approver_group: str = Field("approvers", description="JWT group allowed to decide.")
+    trusted_user_triggers: list[Literal["s3", "sns", "schedule"]] = Field(
+        default_factory=list,
+        description="Triggers whose payload may name the user a run acts for (validated like a "
+        "JWT sub); the others act as their own principal (s3:<bucket>, sns:<topic>, "
+        "schedule:<name>). Comma-separated in the environment.",
+    )
     app: str = Field(
         "",
         pattern=r"^([A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)?$",
@@ -107,6 +113,9 @@ class Settings(BaseModel):
         for name in cls.model_fields:
             raw = env.get(f"AGENTOCORE_{name.upper()}")
             if raw is None or raw == "":
+                continue
+            if name == "trusted_user_triggers":
+                values[name] = [v.strip() for v in raw.split(",") if v.strip()]
                 continue
             if name == "agents":
                 try:

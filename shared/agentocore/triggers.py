@@ -1,16 +1,21 @@
 """Non-HTTP triggers of agent_executor turned into invocations: S3 objects, SNS messages and
-schedules (EventBridge scheduled rules or EventBridge Scheduler)."""
+schedules (EventBridge scheduled rules or EventBridge Scheduler).
+
+A run acts as the trigger's principal (``s3:<bucket>``, ``sns:<topic>``, ``schedule:<name>``)
+unless the deployment trusts user ids from that kind of trigger (``trusted``: Settings'
+``trusted_user_triggers``); a trusted id is validated like a JWT sub."""
 
 from __future__ import annotations
 
 import json
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from agentocore.aws import LazyClient
+from agentocore.identity import IdentityError, trigger_user
 
 SAFE_ID = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -36,8 +41,28 @@ def safe_id(raw: str, prefix: str = "") -> str:
     return (prefix + cleaned)[:64]
 
 
+@dataclass(frozen=True)
+class Source:
+    """Which trigger a payload came from, and whether its user ids are trusted."""
+
+    kind: str
+    name: str
+    trusted: Collection[str] = ()
+
+    def user(self, claimed: object | None) -> str:
+        try:
+            return trigger_user(self.kind, self.name, claimed, self.trusted)
+        except IdentityError as exc:
+            raise TriggerError(f"{self.kind} trigger: {exc}") from exc
+
+
 def _from_payload(
-    payload: Any, *, default_conversation: str, default_user: str, meta: dict[str, str]
+    payload: Any,
+    *,
+    default_conversation: str,
+    source: Source,
+    meta: dict[str, str],
+    claimed_user: object | None = None,
 ) -> Invocation:
     """A JSON ``{"message", "conversation_id"?, "user_id"?, "agent_id"?}`` or plain text."""
     if isinstance(payload, dict):
@@ -48,12 +73,13 @@ def _from_payload(
         return Invocation(
             conversation_id=safe_id(str(conversation)),
             message=message,
-            user_id=str(payload.get("user_id") or default_user),
+            user_id=source.user(payload.get("user_id") or claimed_user),
             agent_id=str(payload.get("agent_id") or "default"),
             metadata=meta,
         )
     if isinstance(payload, str) and payload.strip():
-        return Invocation(safe_id(default_conversation), payload, default_user, metadata=meta)
+        user = source.user(claimed_user)
+        return Invocation(safe_id(default_conversation), payload, user, metadata=meta)
     raise TriggerError("empty message")
 
 
@@ -69,9 +95,16 @@ class S3MessageReader:
     """Reads uploaded objects: the conversation id comes from the key
     (``conversations/<id>/<file>`` or ``<id>.txt``); a JSON object body may carry the rest."""
 
-    def __init__(self, *, client: Any | None = None, max_bytes: int = 16 * 1024) -> None:
+    def __init__(
+        self,
+        *,
+        client: Any | None = None,
+        max_bytes: int = 16 * 1024,
+        trusted: Collection[str] = (),
+    ) -> None:
         self._client = LazyClient("s3", client)
         self.max_bytes = max_bytes
+        self.trusted = trusted
 
     def invocations(self, event: Mapping[str, Any]) -> list[Invocation]:
         out = []
@@ -94,19 +127,19 @@ class S3MessageReader:
                 conversation = parts[1]
             else:
                 conversation = parts[-1].rsplit(".", 1)[0]
-            user = (obj.get("Metadata") or {}).get("user-id") or f"s3:{bucket}"
             out.append(
                 _from_payload(
                     _json_or_text(text),
                     default_conversation=conversation,
-                    default_user=user,
+                    source=Source("s3", bucket, self.trusted),
                     meta={"trigger": "s3", "object": f"s3://{bucket}/{key}"},
+                    claimed_user=(obj.get("Metadata") or {}).get("user-id"),
                 )
             )
         return out
 
 
-def sns_invocations(event: Mapping[str, Any]) -> list[Invocation]:
+def sns_invocations(event: Mapping[str, Any], trusted: Collection[str] = ()) -> list[Invocation]:
     """SNS records: the message is JSON or text; ``conversation_id`` may also come as a message
     attribute; by default one conversation per topic."""
     out = []
@@ -119,14 +152,16 @@ def sns_invocations(event: Mapping[str, Any]) -> list[Invocation]:
             _from_payload(
                 _json_or_text(sns.get("Message", "")),
                 default_conversation=conversation,
-                default_user=f"sns:{topic}",
+                source=Source("sns", topic, trusted),
                 meta={"trigger": "sns", "message_id": str(sns.get("MessageId", ""))},
             )
         )
     return out
 
 
-def schedule_invocation(event: Mapping[str, Any], default_message: str) -> Invocation:
+def schedule_invocation(
+    event: Mapping[str, Any], default_message: str, trusted: Collection[str] = ()
+) -> Invocation:
     """A scheduled rule ("Scheduled Event") or a schedule whose input is
     ``{"schedule": {"message", "conversation_id"?, "agent_id"?}}``."""
     if "schedule" in event:
@@ -135,13 +170,13 @@ def schedule_invocation(event: Mapping[str, Any], default_message: str) -> Invoc
         return _from_payload(
             spec,
             default_conversation=f"schedule-{name}",
-            default_user="schedule",
+            source=Source("schedule", name, trusted),
             meta={"trigger": "schedule", "schedule": name},
         )
     rule = str((event.get("resources") or ["rule/schedule"])[0]).rsplit("/", 1)[-1]
     return Invocation(
         conversation_id=safe_id(rule, "schedule-"),
         message=default_message,
-        user_id="schedule",
+        user_id=Source("schedule", rule).user(None),
         metadata={"trigger": "schedule", "rule": rule, "time": str(event.get("time", ""))},
     )

@@ -10,7 +10,14 @@ from agentocore.events import EventContractError
 from agentocore.models.scripted import text_response
 from agentocore.triggers import TriggerError
 
-from .conftest import LambdaContext, eventbridge_event, install_runtime, load_function
+from .conftest import (
+    LambdaContext,
+    eventbridge_event,
+    http_event,
+    install_runtime,
+    load_function,
+    response_json,
+)
 
 fn = load_function("agent_executor")
 
@@ -87,7 +94,9 @@ def test_s3_text_object_starts_a_run(stack):
     assert [r["conversation_id"] for r in out["runs"]] == ["inbox-1"]
     assert model.requests[0]["messages"][0]["content"] == [{"text": "Please check order A-1001"}]
     meta = fn.runtime().memory.get_meta("inbox-1")
-    assert meta.user_id == "user-a"
+    # the object's metadata names user-a, but uploads are not a trusted identity by default:
+    # whoever can write to the bucket would otherwise act as any user
+    assert meta.user_id == "s3:agentocore-inbox"
 
 
 def test_s3_json_object_and_oversized_object(stack):
@@ -205,3 +214,88 @@ def test_redelivery_after_a_late_failure_requests_the_same_action(stack, monkeyp
     assert len(requested) == 2  # requested twice ...
     assert len({e["detail"]["action_id"] for e in requested}) == 1  # ... as one action
     assert {e["detail"]["requested_by"] for e in requested} == {"user-a"}
+
+
+def s3_event(key: str, size: int = 25) -> dict:
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": "agentocore-inbox"},
+                    "object": {"key": key, "size": size},
+                },
+            }
+        ]
+    }
+
+
+def sns_event(message: dict) -> dict:
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "Sns": {
+                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:ops-alerts",
+                    "MessageId": "m-1",
+                    "Message": json.dumps(message),
+                },
+            }
+        ]
+    }
+
+
+def test_triggers_act_as_their_principal_unless_the_deployment_trusts_their_user_ids(stack):
+    """An S3 upload or SNS message naming a user acts as the trigger's principal; with the
+    trigger trusted (workspace setting) it acts as that user, validated like a JWT sub."""
+    install_runtime(fn, [text_response("ok")] * 4)
+    fn.runtime().memory.append(
+        "alice-conv",
+        [
+            {"role": "user", "content": [{"text": "hi"}]},
+            {"role": "assistant", "content": [{"text": "hello"}]},
+        ],
+        expected_turn_count=0,
+        user_id="alice",
+    )
+    # untrusted: the message cannot reach alice's conversation, whatever it claims
+    message = {
+        "message": "read alice's history",
+        "conversation_id": "alice-conv",
+        "user_id": "alice",
+    }
+    from agentocore.memory import ConversationNotFound
+
+    with pytest.raises(ConversationNotFound):
+        fn.handler(sns_event(message), LambdaContext())
+    assert len(fn.runtime().memory.load("alice-conv", user_id="alice").turns) == 2
+
+    install_runtime(fn, [text_response("ok")] * 4, trusted_user_triggers=["sns"])
+    out = fn.handler(sns_event({**message, "conversation_id": "sns-alice"}), LambdaContext())
+    assert out["runs"][0]["user_id"] == "alice"
+    # a trusted trigger still cannot name an internal key or a principal
+    for forged in ("APPROVALS#pending", "s3:agentocore-inbox", "", "x" * 200):
+        bad = {"message": "hi", "conversation_id": "sns-bad", "user_id": forged}
+        if forged == "":
+            assert fn.handler(sns_event(bad), LambdaContext())["runs"][0]["user_id"] == (
+                "sns:ops-alerts"
+            )
+            continue
+        with pytest.raises(TriggerError, match="user id"):
+            fn.handler(sns_event(bad), LambdaContext())
+
+
+def test_an_invocation_event_cannot_name_an_internal_key_as_its_user(stack):
+    """A crafted user id used to put a conversation into the approvals' index."""
+    model = install_runtime(fn, [text_response("ok")])
+    event = invocation(user_id="APPROVALS#pending", invocation_id="crafted")
+    with pytest.raises(TriggerError, match="user id"):
+        fn.handler(event, LambdaContext())
+    assert model.requests == [] and stack.items("CONV#") == []
+    status, body = response_json(
+        fn.handler(
+            http_event("GET", "/approvals", sub="boss", groups="[approvers]"), LambdaContext()
+        )
+    )
+    assert (status, body["approvals"]) == (200, [])

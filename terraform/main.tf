@@ -44,6 +44,13 @@ locals {
     AGENTOCORE_SECRETS             = local.tool_secret_map # names only (secrets.tf)
     POWERTOOLS_METRICS_NAMESPACE   = "AgentoCore"
     TIKTOKEN_CACHE_DIR             = "/tmp/tiktoken"
+
+    # per UTC day budgets, per user and per deployment (0 = unlimited)
+    AGENTOCORE_BUDGET_USER_DAILY_TOKENS   = tostring(var.daily_budgets.user_tokens)
+    AGENTOCORE_BUDGET_USER_DAILY_USD      = tostring(var.daily_budgets.user_usd)
+    AGENTOCORE_BUDGET_TENANT_DAILY_TOKENS = tostring(var.daily_budgets.tenant_tokens)
+    AGENTOCORE_BUDGET_TENANT_DAILY_USD    = tostring(var.daily_budgets.tenant_usd)
+    AGENTOCORE_BUDGET_UNPRICED            = var.budget_unpriced
   }, var.extra_environment)
 
   bus_arn = "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/${local.prefix}-bus"

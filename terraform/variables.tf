@@ -158,3 +158,28 @@ variable "extra_environment" {
   type        = map(string)
   default     = {}
 }
+
+variable "daily_budgets" {
+  description = "Per UTC day budgets in tokens and USD: per user (JWT sub or trigger principal) and for the whole deployment (tenant); 0 = unlimited."
+  type = object({
+    user_tokens   = number
+    user_usd      = number
+    tenant_tokens = number
+    tenant_usd    = number
+  })
+  default = { user_tokens = 2000000, user_usd = 10, tenant_tokens = 0, tenant_usd = 0 }
+  validation {
+    condition     = alltrue([for v in values(var.daily_budgets) : v >= 0])
+    error_message = "daily_budgets: every limit must be >= 0 (0 = unlimited)."
+  }
+}
+
+variable "budget_unpriced" {
+  description = "A model missing from the price table: deny (USD budgets fail closed) or allow (counted at $0)."
+  type        = string
+  default     = "deny"
+  validation {
+    condition     = contains(["deny", "allow"], var.budget_unpriced)
+    error_message = "budget_unpriced must be deny or allow."
+  }
+}

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentocore.agent.result import AgentResult
 from agentocore.approvals import ApprovalError, Status
-from agentocore.budget.guard import Budget, over_budget
+from agentocore.budget.guard import Budget, BudgetStop, over_budget
 from agentocore.budget.usage import Usage
 from agentocore.events.contracts import AgentInvocationRequested, ToolCallReport, UsageReport
 from agentocore.events.publisher import PublishError
@@ -53,7 +53,6 @@ def idempotency_scope(identity: Identity, key: str | None) -> str | None:
             "Idempotency-Key must be 1-128 printable ASCII characters without spaces",
         )
     return f"idem:{identity.sub}:{key}"
-
 
 
 class ApiError(Exception):
@@ -194,7 +193,18 @@ def turn_body(outcome: TurnOutcome) -> dict[str, Any]:
         "actions": [
             {"action_id": a.action_id, "type": a.type, "status": "requested"} for a in r.actions
         ],
+        **({"budget": r.budget.model_dump()} if r.budget is not None else {}),
     }
+
+
+def budget_error(stop: BudgetStop) -> ApiError:
+    """429 naming the exhausted budget and when it resets (null: the conversation's never)."""
+    return ApiError(
+        429,
+        "budget_exceeded",
+        stop.message or "budget exceeded",
+        {"budget": stop.budget, "resets_at": stop.resets_at},
+    )
 
 
 def result_url(conversation_id: str, turn: int | None) -> str:
@@ -307,7 +317,8 @@ class AgentApi:
             scheduled = self._publish_continuation(conversation_id, outcome.running, identity.sub)
             return 202, deferred_body(outcome, scheduled)
         if result.status == "budget_exceeded" and not outcome.saved:
-            raise ApiError(429, "budget_exceeded", result.error or "budget exceeded")
+            stop = result.budget or BudgetStop(budget="conversation", message=result.error or "")
+            raise budget_error(stop)
         if result.status == "failed":
             log.error("agent run failed", extra={"error": result.error})
             raise ApiError(502, "model_failure", result.error or "the model call failed")
@@ -329,7 +340,10 @@ class AgentApi:
         s = self.runtime.settings
         reason = over_budget(Budget(s.budget_max_tokens, s.budget_max_usd), meta.spent, Usage(), 0)
         if reason:
-            raise ApiError(429, "budget_exceeded", reason)
+            raise budget_error(BudgetStop(budget="conversation", message=reason))
+        daily = self.runtime.daily_budgets.check(identity.sub)
+        if daily is not None:
+            raise budget_error(daily)
         # With an Idempotency-Key a retried request carries the same invocation id, which the
         # executor runs once.
         invocation_id = (

@@ -67,6 +67,19 @@ class Settings(BaseModel):
     budget_max_usd: float = Field(
         5.0, ge=0, description="Per-conversation cost budget in USD; 0 = unlimited."
     )
+    budget_user_daily_tokens: int = Field(0, ge=0, description="Per user per UTC day; 0 = off.")
+    budget_user_daily_usd: float = Field(0.0, ge=0, description="Per user per UTC day; 0 = off.")
+    budget_tenant_daily_tokens: int = Field(
+        0, ge=0, description="The whole deployment per UTC day; 0 = unlimited."
+    )
+    budget_tenant_daily_usd: float = Field(
+        0.0, ge=0, description="The whole deployment per UTC day; 0 = unlimited."
+    )
+    budget_unpriced: Literal["deny", "allow"] = Field(
+        "deny",
+        description="A model missing from the price table: 'deny' fails every USD budget in "
+        "force closed; 'allow' counts it at $0.",
+    )
     max_message_bytes: int = Field(16 * 1024, ge=1)
     sync_budget_s: float = Field(
         25.0,

@@ -14,6 +14,7 @@ from typing import Any
 from agentocore.actions.catalog import ActionCatalog
 from agentocore.agent.loop import Agent
 from agentocore.approvals import ApprovalStore
+from agentocore.budget.daily import DailyBudgets, DailyLimits
 from agentocore.config import Settings
 from agentocore.events.publisher import EventPublisher
 from agentocore.memory.compaction import ModelSummarizer
@@ -102,6 +103,12 @@ class Runtime:
         )
 
     @cached_property
+    def daily_budgets(self) -> DailyBudgets:
+        """The per user and per tenant daily budgets (shared by every agent of the process)."""
+        s = self.settings
+        return DailyBudgets(s.table_name, DailyLimits.from_settings(s))
+
+    @cached_property
     def publisher(self) -> EventPublisher:
         return EventPublisher(self.settings.event_bus_name)
 
@@ -142,13 +149,14 @@ class Runtime:
             tools,
             settings=self.settings,
             system_prompt=prompt,  # no action sink: the turn's save writes the outbox
+            daily_budgets=self.daily_budgets,
             summarizer=ModelSummarizer(model),
         )
         return ConversationRunner(agent, self.memory)
 
     def reset(self, **replace: Any) -> None:
         """Drop built objects (tests): the next use builds them again, or uses ``replace``."""
-        for name in ("model", "memory", "publisher", "approvals"):
+        for name in ("model", "memory", "publisher", "approvals", "daily_budgets"):
             self.__dict__.pop(name, None)
         self._runners.clear()
         self.__dict__.update(replace)

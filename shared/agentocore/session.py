@@ -186,7 +186,7 @@ class ConversationRunner:
             and conflicts == 0
             and self._time_left(deadline)
         ):
-            compacted = self._compact_if_needed(window, result, first_turn)
+            compacted = self._compact_if_needed(window, result, first_turn, user_id)
         return TurnOutcome(
             conversation_id,
             result,
@@ -249,7 +249,9 @@ class ConversationRunner:
         if turn_count is None:
             return None
         first_turn = turn_count - len(result.messages) + 1
-        compacted = self.compact_after_save and self._compact_if_needed(window, result, first_turn)
+        compacted = self.compact_after_save and self._compact_if_needed(
+            window, result, first_turn, ctx.user_id
+        )
         return TurnOutcome(
             conversation_id,
             result,
@@ -361,9 +363,12 @@ class ConversationRunner:
             return True
         return deadline - self.agent.clock() >= self.agent.settings.sync_reserve_s
 
-    def _compact_if_needed(self, window: Window, result: AgentResult, first_turn: int) -> bool:
+    def _compact_if_needed(
+        self, window: Window, result: AgentResult, first_turn: int, user_id: str | None
+    ) -> bool:
         """Summarize older turns when the next window would exceed the token threshold or the
-        message limit, so the next load still sees every unsummarized turn."""
+        message limit, so the next load still sees every unsummarized turn. The summary's model
+        call counts on the daily budgets; without room the next run compacts instead."""
         settings = self.agent.settings
         if self.summarizer is None:
             return False
@@ -386,12 +391,15 @@ class ConversationRunner:
             return False
         summary_before = result.compaction.summary if result.compaction else window.summary
         try:
-            summary, usage = self.summarizer.summarize(
-                summary_before, [t.message for t in turns[:split]]
+            made = self.agent.summarize(
+                self.summarizer, summary_before, [t.message for t in turns[:split]], user_id
             )
         except Exception:
             log.exception("compaction failed; the next load sees the newest turns only")
             return False
+        if made is None:
+            return False
+        summary, usage = made
         cost = self.agent.pricing.cost(self.agent.model.model_id, usage)
         return self.memory.save_summary(
             window.meta.conversation_id,

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from agentocore import Agent
+from agentocore import Agent, Settings
 from agentocore.models import (
     BedrockConverse,
     ContextWindowExceeded,
@@ -138,7 +138,10 @@ def test_registry_accepts_new_providers_by_name():
     register_provider("echo-test", lambda mid: ScriptedModel([text_response(mid)], model_id=mid))
     assert "echo-test" in available_providers()
     provider = create_model("echo-test:my-model")
-    assert Agent(provider).run("x").final_text == "my-model"
+    # an unpriced model fails the USD budget closed unless allowed (or priced)
+    assert Agent(provider).run("x").status == "budget_exceeded"
+    allowed = Agent(provider, settings=Settings(budget_unpriced="allow"))
+    assert allowed.run("x").final_text == "my-model"
     with pytest.raises(ValueError, match="already registered"):
         register_provider("echo-test", lambda mid: provider)
 

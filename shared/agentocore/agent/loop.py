@@ -9,7 +9,9 @@ from typing import Any, Protocol
 
 from agentocore.agent import caching
 from agentocore.agent.result import AgentResult, Compaction, RunStatus, ToolCallRecord
-from agentocore.budget.guard import Budget, Spent, over_budget
+from agentocore.budget.daily import BudgetLedgerError, DailyBudgets, Hold
+from agentocore.budget.gate import BudgetGate
+from agentocore.budget.guard import Budget, BudgetStop, Spent, over_budget
 from agentocore.budget.pricing import PricingTable
 from agentocore.budget.usage import Usage
 from agentocore.config import Settings
@@ -127,6 +129,7 @@ class Agent:
         system_prompt: str | None = None,
         action_sink: ActionSink | None = None,
         pricing: PricingTable | None = None,
+        daily_budgets: DailyBudgets | None = None,
         summarizer: Summarizer | None = None,
         backoff: Backoff | None = None,
         refusal_text: str = SAFE_REFUSAL,
@@ -139,6 +142,8 @@ class Agent:
         self.settings = settings or Settings()
         self.system_prompt = system_prompt or self.settings.system_prompt
         self.pricing = pricing or PricingTable.from_env()
+        #: Before each model call: unpriced models, per user / per tenant daily reservations.
+        self.gate = BudgetGate(daily_budgets, self.pricing, unpriced=self.settings.budget_unpriced)
         self.summarizer = summarizer
         self.backoff = backoff or Backoff()
         self.refusal_text = refusal_text
@@ -252,6 +257,7 @@ class Agent:
             error: str | None = None,
             truncated: bool = False,
             flagged: bool = False,
+            stop: BudgetStop | None = None,
         ) -> AgentResult:
             # Store the run if the model answered or anything was spent (e.g. a compaction), and
             # always a resumed one; stored history ends with an assistant message, except for a
@@ -276,13 +282,18 @@ class Agent:
                 messages=run.new if store else [],
                 actions=run.actions,
                 compaction=run.compaction,
+                budget=stop,
             )
+
+        def exhausted(stop: BudgetStop) -> AgentResult:
+            message = stop.message
+            return finish("budget_exceeded", None, f"Stopped: {message}.", error=message, stop=stop)
 
         while run.iterations < limit:
             cost = self.pricing.cost(self.model.model_id, run.usage)
             reason = over_budget(budget, spent, run.usage, cost)
             if reason:
-                return finish("budget_exceeded", None, f"Stopped: {reason}.", error=reason)
+                return exhausted(BudgetStop(budget="conversation", message=reason))
             now = self.clock()
             if run.step_started is not None:
                 run.longest_step = max(run.longest_step, now - run.step_started)
@@ -294,12 +305,26 @@ class Agent:
                         extra={"left_s": round(deadline - now, 3), "reserve_s": reserve},
                     )
                     return finish("deferred", None, "")
+            request = self.build_request(run.messages, summary)
+            try:
+                hold = self.gate.admit(
+                    self.model.model_id,
+                    ctx.user_id,
+                    request=request,
+                    max_tokens=self.settings.max_tokens,
+                    conversation_usd=budget.max_usd,
+                )
+            except BudgetLedgerError as exc:
+                log.error("budget reservation failed", extra={"error": str(exc)})
+                return finish("failed", None, "", error=str(exc))
+            if isinstance(hold, BudgetStop):
+                return exhausted(hold)
             run.step_started = now
             run.iterations += 1
             try:
-                response = self._call(run, summary)
+                response = self._call(run, request, hold)
             except ContextWindowExceeded as exc:
-                outcome = self._compact(run, summary, str(exc))
+                outcome = self._compact(run, summary, str(exc), ctx.user_id)
                 if isinstance(outcome, str):
                     summary = outcome
                     continue
@@ -348,7 +373,7 @@ class Agent:
                 run.new.append(_user(MALFORMED_FEEDBACK.format(reason=stop)))
                 continue
             if stop == "model_context_window_exceeded":
-                outcome = self._compact(run, summary, stop)
+                outcome = self._compact(run, summary, stop, ctx.user_id)
                 if isinstance(outcome, str):
                     summary = outcome
                     continue
@@ -364,12 +389,45 @@ class Agent:
             error="max iterations reached",
         )
 
-    def _call(self, run: _Run, summary: str | None) -> ConverseResponse:
-        request = self.build_request(run.messages, summary)
-        response = self.backoff.call(lambda: self.model.converse(request))
+    def _call(self, run: _Run, request: ConverseRequest, hold: Hold) -> ConverseResponse:
+        """One model call (with retries) under ``hold``: settled with the real usage, or
+        released when the call fails."""
+        try:
+            response = self.backoff.call(lambda: self.model.converse(request))
+        except BaseException:
+            hold.release()
+            raise
+        usage = Usage.from_converse(response.get("usage"))
+        hold.settle(usage.total_tokens, self.pricing.cost(self.model.model_id, usage))
         run.responses += 1
-        run.usage = run.usage + Usage.from_converse(response.get("usage"))
+        run.usage = run.usage + usage
         return response
+
+    def summarize(
+        self,
+        summarizer: Summarizer,
+        previous: str | None,
+        messages: Sequence[Message],
+        user_id: str | None,
+    ) -> tuple[str, Usage] | None:
+        """One summarizer call under the daily budgets; None when they have no room left.
+        Raises ModelError and BudgetLedgerError."""
+        hold = self.gate.admit(
+            self.model.model_id,
+            user_id,
+            messages=[*messages, _user(previous or "")],
+            max_tokens=int(getattr(summarizer, "max_tokens", self.settings.max_tokens)),
+        )
+        if isinstance(hold, BudgetStop):
+            log.warning("no budget left for a summary", extra={"budget": hold.budget})
+            return None
+        try:
+            summary, usage = summarizer.summarize(previous, messages)
+        except BaseException:
+            hold.release()
+            raise
+        hold.settle(usage.total_tokens, self.pricing.cost(self.model.model_id, usage))
+        return summary, usage
 
     def _act(self, run: _Run, tool_uses: list[dict[str, Any]], ctx: ToolContext) -> None:
         outcomes = self.executor.execute(tool_uses, ctx)
@@ -388,7 +446,9 @@ class Agent:
                 run.actions.append(o.action)
         run.after_tools = True
 
-    def _compact(self, run: _Run, summary: str | None, why: str) -> str | tuple[str]:
+    def _compact(
+        self, run: _Run, summary: str | None, why: str, user_id: str | None
+    ) -> str | tuple[str]:
         """Summarize the history once; the new summary, or ``(error,)`` when it cannot help."""
         if run.compacted:
             return (f"context window exceeded again after compaction ({why})",)
@@ -396,9 +456,12 @@ class Agent:
             return (f"context window exceeded and nothing to compact ({why})",)
         run.compacted = True
         try:
-            new_summary, usage = self.summarizer.summarize(summary, run.history)
-        except ModelError as exc:
+            made = self.summarize(self.summarizer, summary, run.history, user_id)
+        except (ModelError, BudgetLedgerError) as exc:
             return (f"context window exceeded; compaction failed: {exc}",)
+        if made is None:
+            return (f"context window exceeded; no budget left to compact ({why})",)
+        new_summary, usage = made
         run.usage = run.usage + usage
         run.compaction = Compaction(summary=new_summary, covered_messages=len(run.history))
         run.history = []

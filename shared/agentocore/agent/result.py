@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agentocore.budget.guard import BudgetStop
 from agentocore.budget.usage import Usage
 from agentocore.events.actions import ActionRequest
 from agentocore.tools.executor import ToolStatus
@@ -16,7 +17,7 @@ RunStatus = Literal[
     "truncated",  # max_tokens after the allowed continuations: final_text is partial
     "refused",  # guardrail_intervened / content_filtered: final_text is a safe refusal
     "max_iterations",  # the loop ran out of iterations without a final answer
-    "budget_exceeded",  # the conversation's token or cost budget is used up
+    "budget_exceeded",  # a budget is used up: AgentResult.budget says which
     "failed",  # model error after retries, repeated malformed output, unknown stop reason
     "deferred",  # the deadline left no time for another model call: continue with Agent.resume
 ]
@@ -64,6 +65,9 @@ class AgentResult(BaseModel):
     )
     actions: list[ActionRequest] = Field(default_factory=list)
     compaction: Compaction | None = None
+    budget: BudgetStop | None = Field(
+        None, description="status budget_exceeded: which budget, why, when it resets."
+    )
 
     @property
     def ok(self) -> bool:

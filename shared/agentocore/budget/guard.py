@@ -1,10 +1,26 @@
-"""Per-conversation budget: running totals from the meta item against configured limits."""
+"""Per-conversation budget: running totals from the meta item against configured limits; the
+typed answer of any exhausted budget."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from agentocore.budget.usage import Usage
+
+BudgetName = Literal["conversation", "user_daily", "tenant_daily"]
+
+
+class BudgetStop(BaseModel):
+    """Which budget stopped a run, why, and when it resets (None: it never does)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    budget: BudgetName
+    message: str
+    resets_at: str | None = None
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ PRICES: dict[str, ModelPrice] = {
     "anthropic.claude-3-haiku-20240307-v1:0": ModelPrice(0.25, 1.25, 0.03, 0.30),
 }
 
+#: Providers that run on this machine (no bill): priced at 0, never "unpriced".
+SELF_HOSTED_PREFIXES = ("local:", "rules:", "scripted")
+
 # Cross-region inference profiles ("us.", "eu.", "apac.", "global.", ...) cost the same as
 # the base model id they route to.
 _PROFILE_PREFIX = re.compile(r"^(?:[a-z]{2,6})\.(?=[a-z0-9-]+\.[a-z0-9])")
@@ -77,6 +80,11 @@ class PricingTable:
         """The price of ``model_id`` (inference profiles resolved), or None if unknown."""
         return self._prices.get(model_id) or self._prices.get(base_model_id(model_id))
 
+    def is_priced(self, model_id: str) -> bool:
+        """Whether the cost of ``model_id`` is known: listed, or a self-hosted provider."""
+        return self.price(model_id) is not None or model_id.startswith(SELF_HOSTED_PREFIXES)
+
     def cost(self, model_id: str, usage: Usage) -> float:
-        """Cost in USD; unknown models (local, scripted) cost 0."""
+        """Cost in USD; unknown models cost 0 here (USD budgets refuse them, see
+        :class:`~agentocore.budget.gate.BudgetGate`)."""
         return (self.price(model_id) or FREE).cost(usage)

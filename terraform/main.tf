@@ -51,6 +51,7 @@ locals {
     AGENTOCORE_BUDGET_TENANT_DAILY_TOKENS = tostring(var.daily_budgets.tenant_tokens)
     AGENTOCORE_BUDGET_TENANT_DAILY_USD    = tostring(var.daily_budgets.tenant_usd)
     AGENTOCORE_BUDGET_UNPRICED            = var.budget_unpriced
+    AGENTOCORE_TRUSTED_USER_TRIGGERS      = join(",", var.trusted_user_triggers)
   }, var.extra_environment)
 
   bus_arn = "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/${local.prefix}-bus"

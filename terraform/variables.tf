@@ -183,3 +183,13 @@ variable "budget_unpriced" {
     error_message = "budget_unpriced must be deny or allow."
   }
 }
+
+variable "trusted_user_triggers" {
+  description = "Triggers whose payload may name the user a run acts for (s3, sns, schedule); the others run as their own principal (s3:<bucket>, sns:<topic>, schedule:<name>). Trust one only if everyone who can write to it may act as any user."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for t in var.trusted_user_triggers : contains(["s3", "sns", "schedule"], t)])
+    error_message = "trusted_user_triggers may list s3, sns and schedule only."
+  }
+}

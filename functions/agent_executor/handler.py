@@ -196,6 +196,7 @@ def _completed(
         elapsed_ms=round((time.perf_counter() - started) * 1000, 3),
         error=result.error,
         continuation=continuation,
+        budget=result.budget.budget if result.budget else None,
     )
     rt = runtime()
     rt.publisher.publish(completed)

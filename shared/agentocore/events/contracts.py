@@ -109,6 +109,11 @@ class AgentExecutionCompleted(EventDetail):
         description="The run continued a deferred one: usage, tool calls and iterations are "
         "this part's; turn is the exchange's user message.",
     )
+    budget: str | None = Field(
+        None,
+        description="status budget_exceeded: which budget (conversation, user_daily, "
+        "tenant_daily) stopped the run (added within version 1).",
+    )
 
 
 class ActionRequested(EventDetail):

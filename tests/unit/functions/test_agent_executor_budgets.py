@@ -45,3 +45,27 @@ def test_the_conversation_budget_is_429_without_a_reset(stack):
     status, err = post("c1", {"message": "second"})
     assert status == 429
     assert (err["error"]["budget"], err["error"]["resets_at"]) == ("conversation", None)
+
+
+def test_an_event_triggered_run_reports_the_budget_that_stopped_it(stack):
+    from .conftest import eventbridge_event
+
+    install_runtime(
+        fn,
+        [text_response("costly", input_tokens=3600, output_tokens=0)],
+        budget_user_daily_tokens=3500,
+        max_tokens=100,
+    )
+    assert post("c1", {"message": "first"})[0] == 200
+    detail = {
+        "invocation_id": "inv-budget",
+        "conversation_id": "c9",
+        "user_message": "more",
+        "user_id": "user-a",
+    }
+    out = fn.handler(
+        eventbridge_event("AgentInvocationRequested", detail, "agentocore.agent"), LambdaContext()
+    )
+    assert (out["status"], out["budget"]) == ("budget_exceeded", "user_daily")
+    [completed] = stack.bus_events("AgentExecutionCompleted")
+    assert completed["detail"]["budget"] == "user_daily"

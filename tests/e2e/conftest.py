@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import aws, outputs, resources, wait_for  # noqa: F401
+from tests.integration.conftest import (  # noqa: F401
+    aws,
+    item,
+    outputs,
+    resources,
+    turns,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ["agentocore.agent", "agentocore.actions", "agentocore.approvals", "agentocore.workers"]

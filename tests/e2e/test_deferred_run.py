@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import wait_for
-from .test_refund_story import item
+from .conftest import item, wait_for
 
 
 @pytest.fixture

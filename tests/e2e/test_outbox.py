@@ -12,19 +12,11 @@ from agentocore import ddb
 from agentocore.events.outbox import outbox_item
 
 from ..action_events import refund_entry
-from .conftest import wait_for
+from .conftest import item, wait_for
 
 
 def outbox(aws, outputs, conversation):
-    return (
-        aws("dynamodb")
-        .get_item(
-            TableName=outputs["table_name"],
-            Key={"PK": {"S": f"OUTBOX#{conversation}"}, "SK": {"S": "TURN#000000001"}},
-            ConsistentRead=True,
-        )
-        .get("Item")
-    )
+    return item(aws, outputs, f"OUTBOX#{conversation}", "TURN#000000001")
 
 
 def test_a_chat_turns_action_is_relayed_from_its_outbox_item(api, aws, outputs):

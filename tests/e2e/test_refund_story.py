@@ -6,20 +6,7 @@ import json
 import uuid
 
 from ..action_events import action_entry, refund_entry
-from .conftest import wait_for
-
-
-def item(aws, outputs, pk, sk="META"):
-    key = {"PK": {"S": pk}, "SK": {"S": sk}}
-    return aws("dynamodb").get_item(TableName=outputs["table_name"], Key=key).get("Item")
-
-
-def turns(aws, outputs, conversation_id):
-    return aws("dynamodb").query(
-        TableName=outputs["table_name"],
-        KeyConditionExpression="PK = :pk AND begins_with(SK, :t)",
-        ExpressionAttributeValues={":pk": {"S": f"CONV#{conversation_id}"}, ":t": {"S": "TURN#"}},
-    )["Items"]
+from .conftest import item, turns, wait_for
 
 
 def put_refund(aws, outputs, action_id, order_id="A-1001", amount=50):

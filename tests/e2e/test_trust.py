@@ -5,21 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from .conftest import wait_for
-
-
-def turns(aws, outputs, conversation_id):
-    return aws("dynamodb").query(
-        TableName=outputs["table_name"],
-        KeyConditionExpression="PK = :pk AND begins_with(SK, :t)",
-        ExpressionAttributeValues={":pk": {"S": f"CONV#{conversation_id}"}, ":t": {"S": "TURN#"}},
-        ConsistentRead=True,
-    )["Items"]
-
-
-def meta(aws, outputs, conversation_id):
-    key = {"PK": {"S": f"CONV#{conversation_id}"}, "SK": {"S": "META"}}
-    return aws("dynamodb").get_item(TableName=outputs["table_name"], Key=key).get("Item")
+from .conftest import item, turns, wait_for
 
 
 def test_an_upload_naming_a_user_acts_as_the_bucket_not_the_user(api, aws, outputs):
@@ -43,7 +29,7 @@ def test_an_upload_naming_a_user_acts_as_the_bucket_not_the_user(api, aws, outpu
         Body=b"What's the status of order A-1001?",
         Metadata={"user-id": "alice"},
     )
-    owner = wait_for(lambda: (m := meta(aws, outputs, other)) and m.get("user_id"))
+    owner = wait_for(lambda: (m := item(aws, outputs, f"CONV#{other}")) and m.get("user_id"))
     assert owner == {"S": f"s3:{bucket}"}
     status, err = api.call("GET", f"/conversations/{other}")  # alice: not hers
     assert (status, err["error"]["code"]) == (404, "not_found")

@@ -30,6 +30,28 @@ def wait_for(probe: Any, timeout_s: float = 90.0, interval_s: float = 0.5) -> An
     return probe()
 
 
+def item(aws: Any, outputs: dict[str, Any], pk: str, sk: str = "META") -> Any:
+    """One item of the deployed table (a consistent read), or None."""
+    key = {"PK": {"S": pk}, "SK": {"S": sk}}
+    table = outputs["table_name"]
+    return aws("dynamodb").get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+
+
+def turns(aws: Any, outputs: dict[str, Any], conversation_id: str) -> list[Any]:
+    """The stored turns of a conversation."""
+    return list(
+        aws("dynamodb").query(
+            TableName=outputs["table_name"],
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :t)",
+            ExpressionAttributeValues={
+                ":pk": {"S": f"CONV#{conversation_id}"},
+                ":t": {"S": "TURN#"},
+            },
+            ConsistentRead=True,
+        )["Items"]
+    )
+
+
 def _load(name: str) -> Any:
     path = os.environ.get(name)
     if not path:

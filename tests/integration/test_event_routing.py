@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from ..action_events import refund_entry
-from .conftest import wait_for
+from .conftest import item, wait_for
 
 
 def refund(aws, outputs, amount, **payload):
@@ -21,11 +21,6 @@ def refund(aws, outputs, amount, **payload):
     response = aws("events").put_events(Entries=[entry])
     assert response["FailedEntryCount"] == 0
     return action_id
-
-
-def item(aws, outputs, pk):
-    key = {"PK": {"S": pk}, "SK": {"S": "META"}}
-    return aws("dynamodb").get_item(TableName=outputs["table_name"], Key=key).get("Item")
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -118,9 +117,13 @@ def render(catalog: ActionCatalog) -> str:
 
 
 def load_catalog(module: str) -> ActionCatalog:
-    catalog = getattr(importlib.import_module(module), "catalog", None)
-    if not isinstance(catalog, ActionCatalog):
-        raise SystemExit(f"{module}.catalog is not an ActionCatalog")
+    """The catalog of an application module, checked as the functions load it."""
+    from agentocore.runtime import AppError, load_app  # the runtime imports the whole core
+
+    try:
+        catalog: ActionCatalog = load_app(module).catalog
+    except AppError as exc:
+        raise SystemExit(str(exc)) from exc
     return catalog
 
 

@@ -28,12 +28,14 @@ STACK_MODEL := $(or $(AGENTOCORE_MODEL),$(if $(LOCAL_LLM_READY),local,rules:v1))
 ifneq ($(filter local local:%,$(STACK_MODEL)),)
 LOCAL_LLM_SERVER := llm-up
 endif
+# The IAM policy evaluator of the tests (tests/iam: @cloud-copilot/iam-simulate, locked).
+IAM_SIM := tests/iam/node_modules/.installed
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 
 .PHONY: help install lint format typecheck unit test compat bench clean build build-local \
 	localstack-up localstack-down tf-check tf-apply-test checkov localstack-test deploy-local \
-	destroy-local demo up local-llm llm-up llm-down test-local-llm bench-local-llm
+	destroy-local demo up local-llm llm-up llm-down test-local-llm bench-local-llm iam-sim
 
 help:
 	@echo "make test       lint + typecheck + the whole test suite (offline)"
@@ -53,7 +55,15 @@ $(STAMP): requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-install: $(STAMP)
+install: $(STAMP) $(IAM_SIM)
+
+# Without npm the evaluator's unit tests skip (and say so); the stamp is not written.
+$(IAM_SIM): tests/iam/package.json tests/iam/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix tests/iam --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "iam-sim: npm not found; the IAM evaluator tests will skip"; fi
+
+iam-sim: $(IAM_SIM)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check shared functions tests benchmarks localstack layers terraform
@@ -66,10 +76,10 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-unit: $(STAMP) checkov
+unit: $(STAMP) $(IAM_SIM) checkov
 	$(PY) -m pytest tests/unit -q
 
-test: lint typecheck checkov
+test: lint typecheck checkov $(IAM_SIM)
 	$(PY) -m pytest tests/unit -q
 	$(MAKE) --no-print-directory tf-check
 	$(MAKE) --no-print-directory localstack-test
@@ -124,12 +134,12 @@ tf-check: $(STAMP) checkov
 
 # Deploy workspace "ci" to the local emulator, run the tests against it, destroy, check that
 # nothing is left. tf-apply-test: tests/integration only; localstack-test: + tests/e2e.
-tf-apply-test: $(STAMP) build-local
+tf-apply-test: $(STAMP) $(IAM_SIM) build-local
 	$(PY) localstack/emulator.py start
 	$(PY) localstack/terraform_apply_test.py --tests integration; status=$$?; \
 	  $(PY) localstack/emulator.py stop; exit $$status
 
-localstack-test: $(STAMP) build-local
+localstack-test: $(STAMP) $(IAM_SIM) build-local
 	$(PY) localstack/emulator.py start
 	$(PY) localstack/terraform_apply_test.py --tests integration,e2e --durations=10; status=$$?; \
 	  $(PY) localstack/emulator.py stop; exit $$status
@@ -169,4 +179,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/loop_overhead.py
 
 clean:
-	rm -rf $(VENV) .venv-py3.* $(CHECKOV_VENV) .cache .pytest_cache .mypy_cache .ruff_cache dist build
+	rm -rf $(VENV) .venv-py3.* $(CHECKOV_VENV) tests/iam/node_modules .cache .pytest_cache .mypy_cache .ruff_cache dist build

@@ -1,11 +1,15 @@
-"""A local API Gateway (HTTP API, payload v2) in front of agent_executor on the emulator.
+"""A local API Gateway (HTTP API, payload v2) in front of the deployed functions on the emulator.
 
-    python localstack/api_front.py [--port 3000] [--function NAME]
+    python localstack/api_front.py [--port 3000] [--api-id ID]
 
-Turns HTTP requests into API Gateway v2 proxy events and invokes the deployed agent_executor
-through the emulator's Lambda API. Development identity: ``Authorization: Bearer <user id>``
-becomes the JWT ``sub`` in the authorizer context (users in ``AGENTOCORE_DEV_APPROVERS``, default
-``approver``, also get the ``approvers`` group). Binds to loopback only.
+Serves the deployed API's own routes: each route key goes to the function of its integration
+(conversations to agent_executor, approvals to approval_worker), read from the emulator's API
+Gateway, so the front routes exactly as Terraform configured. Turns HTTP requests into API
+Gateway v2 proxy events and invokes the function through the emulator's Lambda API.
+
+Development identity: ``Authorization: Bearer <user id>`` becomes the JWT ``sub`` in the
+authorizer context (users in ``AGENTOCORE_DEV_APPROVERS``, default ``approver``, also get the
+``approvers`` group). Binds to loopback only.
 
 As strict as API Gateway about time: a function that has not answered within the integration
 timeout (the deployed integration's ``TimeoutInMillis``, at most 30 s) gets ``503 Service
@@ -24,33 +28,41 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
-ROUTES = [
-    ("POST", "/conversations/{conversation_id}/messages"),
-    ("GET", "/conversations/{conversation_id}"),
-    ("GET", "/users/me/conversations"),
-    ("GET", "/approvals"),
-    ("POST", "/approvals/{approval_id}"),
-]
 #: API Gateway's HTTP API integration limit (and default).
 MAX_INTEGRATION_TIMEOUT_MS = 30_000
 SERVICE_UNAVAILABLE = b'{"message":"Service Unavailable"}'
-_COMPILED = [
-    (method, template, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$"))
-    for method, template in ROUTES
-]
 
 
-def match(method: str, path: str) -> tuple[str, dict[str, str]] | None:
-    for m, template, pattern in _COMPILED:
-        found = pattern.match(path)
-        if m == method and found:
-            return f"{m} {template}", found.groupdict()
+@dataclass(frozen=True)
+class Route:
+    """One route key (``"POST /approvals/{approval_id}"``) and the integration serving it."""
+
+    key: str
+    function: str
+    timeout_ms: int = MAX_INTEGRATION_TIMEOUT_MS
+
+    @property
+    def method(self) -> str:
+        return self.key.split(" ", 1)[0]
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        template = self.key.split(" ", 1)[1]
+        return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$")
+
+
+def match(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    for route in routes:
+        found = route.pattern.match(path)
+        if route.method == method and found:
+            return route, found.groupdict()
     return None
 
 
@@ -104,20 +116,15 @@ def proxy_event(
 
 
 class Front:
-    """Invokes the function for each request (boto3 client against the emulator)."""
+    """Invokes each request's function (boto3 client against the emulator)."""
 
-    def __init__(
-        self,
-        function_name: str,
-        endpoint: str,
-        timeout_ms: int = MAX_INTEGRATION_TIMEOUT_MS,
-        client: Any = None,
-    ) -> None:
+    def __init__(self, routes: list[Route], endpoint: str, client: Any = None) -> None:
         import boto3
         from botocore.config import Config
 
-        self.function_name = function_name
-        self.timeout_s = min(timeout_ms, MAX_INTEGRATION_TIMEOUT_MS) / 1000
+        if not routes:
+            raise ValueError("the API has no routes")
+        self.routes = routes
         # Invocations outlive a timed-out request, as on AWS: they run on this pool.
         self.pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="api-invoke")
         self.client = client or boto3.client(
@@ -133,19 +140,22 @@ class Front:
         self, method: str, target: str, headers: dict[str, str], body: str | None
     ) -> tuple[int, dict[str, str], bytes]:
         parts = urlsplit(target)
-        route = match(method, parts.path)
-        if route is None:
+        found = match(self.routes, method, parts.path)
+        if found is None:
             return 404, {"content-type": "application/json"}, b'{"message":"Not Found"}'
+        route, params = found
         auth = headers.get("Authorization", "")
         user = auth[7:].strip() if auth.startswith("Bearer ") else ""
         if not user:  # the JWT authorizer answers before the function runs
             return 401, {"content-type": "application/json"}, b'{"message":"Unauthorized"}'
-        event = proxy_event(method, parts.path, parts.query, headers, body, *route, user)
+        event = proxy_event(method, parts.path, parts.query, headers, body, route.key, params, user)
         future = self.pool.submit(
-            self.client.invoke, FunctionName=self.function_name, Payload=json.dumps(event)
+            self.client.invoke, FunctionName=route.function, Payload=json.dumps(event)
         )
         try:
-            response = future.result(timeout=self.timeout_s)
+            response = future.result(
+                timeout=min(route.timeout_ms, MAX_INTEGRATION_TIMEOUT_MS) / 1000
+            )
         except FutureTimeout:
             return 503, {"content-type": "application/json"}, SERVICE_UNAVAILABLE
         payload = json.loads(response["Payload"].read() or b"{}")
@@ -160,9 +170,9 @@ class Front:
         )
 
 
-def integration_timeout_ms(endpoint: str, function_name: str) -> int:
-    """``TimeoutInMillis`` of the deployed HTTP API integration that targets ``function_name``
-    (API Gateway's 30 s when none is found)."""
+def deployed_routes(endpoint: str, api_id: str) -> list[Route]:
+    """The routes of the deployed HTTP API ``api_id``: each route key with its integration's
+    function and ``TimeoutInMillis`` (API Gateway's 30 s when unset)."""
     import boto3
 
     client = boto3.client(
@@ -172,12 +182,21 @@ def integration_timeout_ms(endpoint: str, function_name: str) -> int:
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )
-    for api in client.get_apis().get("Items", []):
-        for integration in client.get_integrations(ApiId=api["ApiId"]).get("Items", []):
-            uri = integration.get("IntegrationUri", "")  # function ARN or invoke ARN
-            if re.search(rf":function:{re.escape(function_name)}(/|$)", uri):
-                return int(integration.get("TimeoutInMillis") or MAX_INTEGRATION_TIMEOUT_MS)
-    return MAX_INTEGRATION_TIMEOUT_MS
+    integrations = {
+        i["IntegrationId"]: i for i in client.get_integrations(ApiId=api_id).get("Items", [])
+    }
+    routes = []
+    for item in client.get_routes(ApiId=api_id).get("Items", []):
+        integration = integrations.get(str(item.get("Target", "")).removeprefix("integrations/"))
+        if integration is None:
+            continue  # a route without an integration: API Gateway answers 500; not served
+        uri = integration.get("IntegrationUri", "")  # function ARN or invoke ARN
+        function = re.search(r":function:([A-Za-z0-9_-]+)", uri)
+        if function is None:
+            raise ValueError(f"route {item['RouteKey']}: no Lambda function in {uri!r}")
+        timeout = int(integration.get("TimeoutInMillis") or MAX_INTEGRATION_TIMEOUT_MS)
+        routes.append(Route(item["RouteKey"], function.group(1), timeout))
+    return sorted(routes, key=lambda r: r.key)
 
 
 def make_server(front: Front, host: str, port: int, quiet: bool = False) -> ThreadingHTTPServer:
@@ -205,9 +224,9 @@ def make_server(front: Front, host: str, port: int, quiet: bool = False) -> Thre
     return ThreadingHTTPServer((host, port), Handler)
 
 
-def function_from_outputs(workspace: str = "local") -> str:
+def api_id_from_outputs(workspace: str = "local") -> str:
     outputs = json.loads((ROOT / ".localstack" / f"{workspace}-outputs.json").read_text())
-    return str(outputs["function_names"]["value"]["agent_executor"])
+    return str(outputs["api_id"]["value"])
 
 
 def main() -> None:
@@ -219,12 +238,13 @@ def main() -> None:
     parser.add_argument(
         "--port", type=int, default=int(os.environ.get("AGENTOCORE_API_PORT", "3000"))
     )
-    parser.add_argument("--function", default=None)
+    parser.add_argument("--api-id", default=None, help="default: the local workspace's API")
     args = parser.parse_args()
-    function = args.function or function_from_outputs()
-    front = Front(function, endpoint(), integration_timeout_ms(endpoint(), function))
+    front = Front(deployed_routes(endpoint(), args.api_id or api_id_from_outputs()), endpoint())
     server = make_server(front, args.host, args.port)
-    print(f"AgentoCore local API on http://{args.host}:{args.port} -> {front.function_name}")
+    print(f"AgentoCore local API on http://{args.host}:{args.port}")
+    for route in front.routes:
+        print(f"  {route.key} -> {route.function}")
     server.serve_forever()
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from api_front import Front, integration_timeout_ms, make_server  # noqa: E402
+from api_front import Front, deployed_routes, make_server  # noqa: E402
 from emulator import endpoint  # noqa: E402
 
 ROOT = HERE.parent
@@ -235,8 +235,7 @@ def main() -> None:
         k: v["value"]
         for k, v in json.loads((ROOT / ".localstack" / "local-outputs.json").read_text()).items()
     }
-    function = outputs["function_names"]["agent_executor"]
-    front = Front(function, endpoint(), integration_timeout_ms(endpoint(), function))
+    front = Front(deployed_routes(endpoint(), outputs["api_id"]), endpoint())
     server = make_server(front, "127.0.0.1", args.port, quiet=not args.serve)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"

@@ -60,38 +60,98 @@ locals {
   alerts_topic_arn    = "arn:${local.partition}:sns:${local.region}:${local.account}:${local.prefix}-alerts"
   approvals_topic_arn = "arn:${local.partition}:sns:${local.region}:${local.account}:${local.prefix}-approvals"
 
+  # Who may touch which items of the single table: dynamodb:LeadingKeys (the partition keys of
+  # a request, every item of a transaction included) must all match the function's prefixes
+  # (ForAllValues), and a request must carry some (Null false: a Scan carries none). Writes are
+  # PutItem/UpdateItem/ConditionCheckItem (TransactWriteItems is authorized per item); no
+  # function may DeleteItem or Scan. Powertools idempotency records: idempotency#<service>[-x].
+  app_items = [for prefix in try(local.action_catalog.items, []) : "${prefix}*"]
+  table_keys = {
+    agent_executor = {
+      # conversations (META, turns, summaries), the turn's outbox, daily budgets
+      read  = ["CONV#*", "OUTBOX#*", "BUDGET#*", "idempotency#agent_executor", "idempotency#agent_executor-*"]
+      write = ["CONV#*", "OUTBOX#*", "BUDGET#*", "idempotency#agent_executor", "idempotency#agent_executor-*"]
+    }
+    approval_worker = {
+      # approvals (only this role writes them); the outbox, to check that a request was really
+      # saved by a turn; conversations, to note a rejection
+      read  = ["APPROVAL#*", "OUTBOX#*", "CONV#*", "idempotency#approval_worker", "idempotency#approval_worker-*"]
+      write = ["APPROVAL#*", "CONV#*", "idempotency#approval_worker", "idempotency#approval_worker-*"]
+    }
+    standard_worker = {
+      # the application's items (its catalog's `items`); approvals and the outbox, read only
+      read  = concat(["APPROVAL#*", "OUTBOX#*", "idempotency#standard_worker", "idempotency#standard_worker-*"], local.app_items)
+      write = concat(["idempotency#standard_worker", "idempotency#standard_worker-*"], local.app_items)
+    }
+    dlq_handler = {
+      read  = ["FAILURE#*"]
+      write = ["FAILURE#*"]
+    }
+  }
+  table_statements = { for fn, keys in local.table_keys : fn => [
+    for sid, spec in {
+      ReadItems  = { actions = ["dynamodb:GetItem", "dynamodb:Query"], keys = keys.read }
+      WriteItems = { actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"], keys = keys.write }
+      } : {
+      sid       = sid
+      actions   = spec.actions
+      resources = [local.table_arn]
+      conditions = [
+        { test = "ForAllValues:StringLike", variable = "dynamodb:LeadingKeys", values = spec.keys },
+        { test = "Null", variable = "dynamodb:LeadingKeys", values = ["false"] },
+      ]
+    }
+  ] }
+
+  # Each function publishes only its own source and detail-types (both keys are multivalued:
+  # ForAllValues over every entry of the PutEvents call, Null false so that some must be given).
+  publishes = {
+    agent_executor  = { source = "agentocore.agent", detail_types = ["AgentInvocationRequested", "AgentExecutionCompleted"] }
+    approval_worker = { source = "agentocore.approvals", detail_types = ["ActionApprovalRequested", "ActionApproved", "ActionRejected"] }
+    standard_worker = { source = "agentocore.workers", detail_types = ["ActionCompleted", "ActionFailed"] }
+    outbox_relay    = { source = "agentocore.actions", detail_types = ["ActionRequested"] }
+  }
+  publish_statements = { for fn, p in local.publishes : fn => {
+    sid       = "PublishOwnEvents"
+    actions   = ["events:PutEvents"]
+    resources = [local.bus_arn]
+    conditions = [
+      { test = "ForAllValues:StringEquals", variable = "events:source", values = [p.source] },
+      { test = "ForAllValues:StringEquals", variable = "events:detail-type", values = p.detail_types },
+      { test = "Null", variable = "events:source", values = ["false"] },
+      { test = "Null", variable = "events:detail-type", values = ["false"] },
+    ]
+  } }
+
   agent_statements = concat(
+    local.table_statements.agent_executor,
     [
       {
-        sid       = "Memory"
-        actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:TransactWriteItems"]
-        resources = [local.table_arn, local.table_index]
+        # a user's conversation list; the approvals' list shares the index (APPROVALS#<status>)
+        sid       = "OwnConversationList"
+        actions   = ["dynamodb:Query"]
+        resources = [local.table_index]
+        conditions = [
+          { test = "ForAllValues:StringNotLike", variable = "dynamodb:LeadingKeys", values = ["APPROVALS#*"] },
+          { test = "Null", variable = "dynamodb:LeadingKeys", values = ["false"] },
+        ]
       },
+      local.publish_statements.agent_executor,
       {
-        sid       = "PublishEvents"
-        actions   = ["events:PutEvents"]
-        resources = [local.bus_arn]
-      },
-      {
-        sid       = "ReadInbox"
-        actions   = ["s3:GetObject"]
-        resources = ["${local.bucket_arn}/conversations/*"]
+        sid        = "ReadInbox"
+        actions    = ["s3:GetObject"]
+        resources  = ["${local.bucket_arn}/conversations/*"]
+        conditions = []
       },
     ],
     length(local.bedrock_arns) == 0 ? [] : [{
-      sid       = "InvokeModel"
-      actions   = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
-      resources = local.bedrock_arns
+      sid        = "InvokeModel"
+      actions    = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+      resources  = local.bedrock_arns
+      conditions = []
     }],
     local.tool_secret_statements, # GetSecretValue on the tools' secrets only (secrets.tf)
   )
-
-  # Workers read and write single items (theirs and Powertools idempotency records).
-  worker_memory = {
-    sid       = "Memory"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-    resources = [local.table_arn]
-  }
 
   # Timeouts on their own (no references): the dead-letter queues size their visibility from them.
   timeouts = {
@@ -123,45 +183,38 @@ locals {
       description = "Performs actions: those needing no approval and approved ones"
       memory_mb   = 512
       timeout_s   = local.timeouts.standard_worker
-      statements = [
-        local.worker_memory,
-        {
-          sid       = "PublishEvents"
-          actions   = ["events:PutEvents"]
-          resources = [local.bus_arn]
-        },
-      ]
+      statements  = concat(local.table_statements.standard_worker, [local.publish_statements.standard_worker])
     }
     approval_worker = {
       source      = "approval_worker"
       description = "Actions whose rule needs a human become pending approvals + SNS notices"
       memory_mb   = 512
       timeout_s   = local.timeouts.approval_worker
-      statements = [
-        local.worker_memory,
+      statements = concat(local.table_statements.approval_worker, [
         {
-          sid       = "NotifyApprovers"
-          actions   = ["sns:Publish"]
-          resources = [module.alerts.approvals_topic_arn]
+          sid       = "PendingApprovals" # the approvals' list: APPROVALS#<status> on the index
+          actions   = ["dynamodb:Query"]
+          resources = [local.table_index]
+          conditions = [
+            { test = "ForAllValues:StringLike", variable = "dynamodb:LeadingKeys", values = ["APPROVALS#*"] },
+            { test = "Null", variable = "dynamodb:LeadingKeys", values = ["false"] },
+          ]
         },
         {
-          sid       = "PublishEvents"
-          actions   = ["events:PutEvents"]
-          resources = [local.bus_arn]
+          sid        = "NotifyApprovers"
+          actions    = ["sns:Publish"]
+          resources  = [module.alerts.approvals_topic_arn]
+          conditions = []
         },
-      ]
+        local.publish_statements.approval_worker,
+      ])
     }
     dlq_handler = {
       source      = "dlq_handler"
       description = "Dead letters become failure records + SNS alerts"
       memory_mb   = 256
       timeout_s   = local.timeouts.dlq_handler
-      statements = [
-        {
-          sid       = "Memory"
-          actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-          resources = [local.table_arn]
-        },
+      statements = concat(local.table_statements.dlq_handler, [
         {
           sid       = "Alert"
           actions   = ["sns:Publish"]
@@ -172,7 +225,7 @@ locals {
           actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
           resources = [for k in local.drained_dlqs : module.queues.arns[k]]
         },
-      ]
+      ])
     }
     outbox_relay = {
       source      = "outbox_relay"
@@ -188,20 +241,32 @@ locals {
           resources = ["${local.table_arn}/stream/*"]
         },
         {
-          sid       = "Outbox"
-          actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+          sid       = "ReadOutbox"
+          actions   = ["dynamodb:GetItem"]
           resources = [local.table_arn]
+          conditions = [
+            { test = "ForAllValues:StringLike", variable = "dynamodb:LeadingKeys", values = ["OUTBOX#*"] },
+            { test = "Null", variable = "dynamodb:LeadingKeys", values = ["false"] },
+          ]
+        },
+        {
+          # mark an outbox item published: its keys and the two marker attributes only (the
+          # entries a turn saved stay as written)
+          sid       = "MarkPublished"
+          actions   = ["dynamodb:UpdateItem"]
+          resources = [local.table_arn]
+          conditions = [
+            { test = "ForAllValues:StringLike", variable = "dynamodb:LeadingKeys", values = ["OUTBOX#*"] },
+            { test = "Null", variable = "dynamodb:LeadingKeys", values = ["false"] },
+            { test = "ForAllValues:StringEquals", variable = "dynamodb:Attributes", values = ["PK", "SK", "published_at", "outbox_pending"] },
+          ]
         },
         {
           sid       = "PendingOutbox"
           actions   = ["dynamodb:Query"]
           resources = ["${local.table_arn}/index/OutboxPendingIndex"]
         },
-        {
-          sid       = "PublishEvents"
-          actions   = ["events:PutEvents"]
-          resources = [local.bus_arn]
-        },
+        local.publish_statements.outbox_relay,
         {
           sid       = "OnFailure"
           actions   = ["sqs:SendMessage"]
@@ -211,13 +276,19 @@ locals {
     }
   }
 
-  api_routes = [
-    "POST /conversations/{conversation_id}/messages",
-    "GET /conversations/{conversation_id}",
-    "GET /users/me/conversations",
-    "GET /approvals",
-    "POST /approvals/{approval_id}",
-  ]
+  # HTTP routes per function: decisions are approval_worker's (its role writes approvals;
+  # agent_executor's, where model output and tool results land, cannot).
+  api_routes = {
+    agent_executor = [
+      "POST /conversations/{conversation_id}/messages",
+      "GET /conversations/{conversation_id}",
+      "GET /users/me/conversations",
+    ]
+    approval_worker = [
+      "GET /approvals",
+      "POST /approvals/{approval_id}",
+    ]
+  }
 
   # The application's action types: one rule per (type, worker) from the catalog file it owns
   # (generated from its Python declarations: python -m agentocore.actions.routing <app>).
@@ -375,18 +446,27 @@ resource "aws_lambda_event_source_mapping" "dead_letters" {
 }
 
 module "http_api" {
-  source              = "./modules/http_api"
-  name                = "${local.prefix}-api"
-  function_name       = module.functions["agent_executor"].name
-  function_invoke_arn = module.functions["agent_executor"].invoke_arn
-  routes              = local.api_routes
-  jwt_issuer          = var.jwt_issuer
-  jwt_audience        = var.jwt_audience
-  throttle_rate       = var.api_throttle_rate
-  throttle_burst      = var.api_throttle_burst
-  log_retention_days  = var.log_retention_days
-  kms_key_arn         = module.kms.key_arn
-  tags                = local.tags
+  source = "./modules/http_api"
+  name   = "${local.prefix}-api"
+  integrations = {
+    agent_executor = {
+      function_name = module.functions["agent_executor"].name
+      invoke_arn    = module.functions["agent_executor"].invoke_arn
+      routes        = local.api_routes.agent_executor
+    }
+    approval_worker = {
+      function_name = module.functions["approval_worker"].name
+      invoke_arn    = module.functions["approval_worker"].invoke_arn
+      routes        = local.api_routes.approval_worker
+    }
+  }
+  jwt_issuer         = var.jwt_issuer
+  jwt_audience       = var.jwt_audience
+  throttle_rate      = var.api_throttle_rate
+  throttle_burst     = var.api_throttle_burst
+  log_retention_days = var.log_retention_days
+  kms_key_arn        = module.kms.key_arn
+  tags               = local.tags
 }
 
 module "triggers" {

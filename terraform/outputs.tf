@@ -47,3 +47,8 @@ output "dashboard_name" {
   description = "CloudWatch dashboard."
   value       = module.dashboard.dashboard_name
 }
+
+output "api_id" {
+  description = "HTTP API id (the local API front serves its routes)."
+  value       = module.http_api.api_id
+}

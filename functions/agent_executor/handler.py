@@ -1,19 +1,19 @@
 """agent_executor: one Lambda handler for every trigger of the agent.
 
-HTTP API (API Gateway v2), EventBridge ``AgentInvocationRequested``, S3 ``ObjectCreated``, SNS
-and schedules. The handler only parses, calls the core (``agentocore``) and shapes responses.
-HTTP runs get ``AGENTOCORE_SYNC_BUDGET_S`` (API Gateway answers 503 after 30 s); a longer one is
-deferred and continued from ``AgentInvocationRequested(continuation=True)`` on this function.
+HTTP API (API Gateway v2; the conversation routes, the approvals' are approval_worker's),
+EventBridge ``AgentInvocationRequested``, S3 ``ObjectCreated``, SNS and schedules. The handler
+only parses, calls the core (``agentocore``) and shapes responses. HTTP runs get
+``AGENTOCORE_SYNC_BUDGET_S`` (API Gateway answers 503 after 30 s); a longer one is deferred and
+continued from ``AgentInvocationRequested(continuation=True)`` on this function.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from agentocore.agent import AgentResult
@@ -28,7 +28,14 @@ from agentocore.api import (
 from agentocore.events import AgentExecutionCompleted, AgentInvocationRequested, parse_event
 from agentocore.identity import IdentityError, principal
 from agentocore.identity import user_id as valid_user_id
-from agentocore.lambda_support import Idempotent, Singleton, record_run
+from agentocore.lambda_support import (
+    Idempotent,
+    Singleton,
+    caller,
+    http_app,
+    json_response,
+    record_run,
+)
 from agentocore.runtime import Runtime
 from agentocore.session import TurnOutcome
 from agentocore.triggers import (
@@ -43,44 +50,23 @@ SERVICE = "agent_executor"
 DEFAULT_SCHEDULE_MESSAGE = "Scheduled run: review open items and report."
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
-app = APIGatewayHttpResolver()
+#: The conversation routes (the approvals' are approval_worker's).
+app = http_app(logger)
 
 #: Built on the first invocation (settings from the environment; the tools and action types of
 #: the application named by AGENTOCORE_APP), then reused.
 runtime = Singleton(Runtime)
 
 
-def _json(status: int, body: dict[str, Any]) -> Response[str]:
-    return Response(status, content_types.APPLICATION_JSON, json.dumps(body, default=str))
-
-
-def _identity() -> Identity:
-    authorizer = app.current_event.request_context.authorizer
-    claims = authorizer.jwt_claim if authorizer is not None else None
-    return Identity.from_claims(claims)
-
-
-@app.exception_handler(ApiError)
-def _api_error(exc: ApiError) -> Response[str]:
-    if exc.status >= 500:
-        logger.error("request failed", extra={"code": exc.code, "error": exc.message})
-    return _json(exc.status, exc.body())
-
-
-@app.not_found
-def _not_found(_: Exception) -> Response[str]:
-    return _json(404, {"error": {"code": "not_found", "message": "no such route"}})
-
-
 @app.post("/conversations/<conversation_id>/messages")
 def post_message(conversation_id: str) -> Response[str]:
-    identity = _identity()
+    identity = caller(app)
     tracer.put_annotation("conversation_id", conversation_id)
     key = (app.current_event.headers or {}).get("idempotency-key")
     request_id = idempotency_scope(identity, key)
     if request_id is None:
         api = AgentApi(runtime(), on_run=_record)
-        return _json(*api.post_message(identity, conversation_id, app.current_event.body))
+        return json_response(*api.post_message(identity, conversation_id, app.current_event.body))
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
         IdempotencyValidationError,
@@ -104,7 +90,7 @@ def post_message(conversation_id: str) -> Response[str]:
         raise ApiError(
             409, "idempotency_in_progress", "a request with this Idempotency-Key is still running"
         ) from exc
-    return _json(first["status"], first["body"])
+    return json_response(first["status"], first["body"])
 
 
 def _post_with_key(data: dict[str, Any]) -> dict[str, Any]:
@@ -134,24 +120,13 @@ def _record(result: AgentResult, agent_id: str) -> None:
 @app.get("/conversations/<conversation_id>")
 def get_conversation(conversation_id: str) -> Response[str]:
     query = app.current_event.query_string_parameters or {}
-    return _json(*AgentApi(runtime()).get_conversation(_identity(), conversation_id, query))
+    return json_response(*AgentApi(runtime()).get_conversation(caller(app), conversation_id, query))
 
 
 @app.get("/users/me/conversations")
 def list_conversations() -> Response[str]:
     query = app.current_event.query_string_parameters or {}
-    return _json(*AgentApi(runtime()).list_conversations(_identity(), query))
-
-
-@app.get("/approvals")
-def list_approvals() -> Response[str]:
-    query = app.current_event.query_string_parameters or {}
-    return _json(*AgentApi(runtime()).list_approvals(_identity(), query))
-
-
-@app.post("/approvals/<approval_id>")
-def decide(approval_id: str) -> Response[str]:
-    return _json(*AgentApi(runtime()).decide(_identity(), approval_id, app.current_event.body))
+    return json_response(*AgentApi(runtime()).list_conversations(caller(app), query))
 
 
 def run(invocation: Invocation, *, invocation_id: str) -> dict[str, Any]:

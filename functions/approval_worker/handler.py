@@ -1,20 +1,28 @@
 """approval_worker: an ActionRequested whose type's rule needs a human becomes a pending
-approval, an ActionApprovalRequested event and an SNS notice to the approvers' topic.
-Decisions come through the HTTP API."""
+approval, an ActionApprovalRequested event and an SNS notice to the approvers' topic; the HTTP
+API's approvals routes (``GET /approvals``, ``POST /approvals/{id}``) list and decide them.
+
+Approvals live in this function's role only: agent_executor, where model output and tool
+results land, can neither write an approval record nor publish a decision."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from agentocore.approvals_api import ApprovalsApi
 from agentocore.events import ActionRequested, EventContractError, parse_event
 from agentocore.lambda_support import (
     ACTION_EVENT_KEY,
     ACTION_EVENT_PAYLOAD,
     Idempotent,
     Singleton,
+    caller,
+    http_app,
+    json_response,
 )
 from agentocore.runtime import Runtime
 from agentocore.workers.approval_requests import ApprovalRequester
@@ -25,6 +33,19 @@ logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 
 runtime = Singleton(Runtime)
+app = http_app(logger)
+
+
+@app.get("/approvals")
+def list_approvals() -> Response[str]:
+    query = app.current_event.query_string_parameters or {}
+    return json_response(*ApprovalsApi(runtime()).list_approvals(caller(app), query))
+
+
+@app.post("/approvals/<approval_id>")
+def decide(approval_id: str) -> Response[str]:
+    body = app.current_event.body
+    return json_response(*ApprovalsApi(runtime()).decide(caller(app), approval_id, body))
 
 
 def _build_requester() -> ApprovalRequester:
@@ -61,5 +82,9 @@ request_once = Idempotent(
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "http" in (event.get("requestContext") or {}):
+        logger.set_correlation_id(event["requestContext"].get("requestId"))
+        tracer.put_annotation("trigger", "http")
+        return app.resolve(event, context)
     logger.set_correlation_id(event.get("id"))
     return request_once(event, context)

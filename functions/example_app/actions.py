@@ -14,7 +14,8 @@ ORDER_ID = r"^[A-Z]-\d{4}$"
 SUBSCRIPTION_ID = r"^S-\d{4}$"
 REFUND_APPROVAL_THRESHOLD = 1000.0
 
-catalog = ActionCatalog()
+#: REFUND# and SUBSCRIPTION# items: the demo payment and subscription systems (stores.py)
+catalog = ActionCatalog(items=["REFUND#", "SUBSCRIPTION#"])
 
 
 class RefundOrder(BaseModel):

@@ -1,5 +1,6 @@
 """The HTTP API's behaviour, independent of the web framework: validation, identity, status
-codes. ``functions/agent_executor`` maps API Gateway routes onto :class:`AgentApi`."""
+codes. ``functions/agent_executor`` maps the conversation routes onto :class:`AgentApi`; the
+approvals' routes are :mod:`agentocore.approvals_api` (served by approval_worker)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentocore.agent.result import AgentResult
-from agentocore.approvals import ApprovalError, Status
 from agentocore.budget.guard import Budget, BudgetStop, over_budget
 from agentocore.budget.usage import Usage
 from agentocore.events.contracts import AgentInvocationRequested, ToolCallReport, UsageReport
@@ -32,7 +32,6 @@ from agentocore.memory.store import (
 from agentocore.runtime import Runtime, UnknownAgent
 from agentocore.session import TurnOutcome
 from agentocore.validation import summary
-from agentocore.workers.decisions import ApprovalDecisions
 
 log = logging.getLogger(__name__)
 CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -105,14 +104,7 @@ class MessageRequest(BaseModel):
     agent_id: str = Field("default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class DecisionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    decision: Literal["approve", "reject"]
-    reason: str | None = Field(None, max_length=1000)
-
-
-def _parse(model: type[BaseModel], body: str | None) -> Any:
+def parse_body(model: type[BaseModel], body: str | None) -> Any:
     if not body:
         raise ApiError(400, "bad_request", "a JSON body is required")
     try:
@@ -134,7 +126,7 @@ def _check_conversation_id(conversation_id: str) -> None:
         )
 
 
-def _limit(raw: str | None, default: int, maximum: int) -> int:
+def page_limit(raw: str | None, default: int, maximum: int) -> int:
     if raw is None:
         return default
     if not raw.isdigit() or not 1 <= int(raw) <= maximum:
@@ -258,11 +250,6 @@ class AgentApi:
         self.runtime = runtime
         self.on_run = on_run
 
-    @property
-    def decisions(self) -> ApprovalDecisions:
-        rt = self.runtime
-        return ApprovalDecisions(rt.approvals, rt.publisher, rt.memory)
-
     def post_message(
         self,
         identity: Identity,
@@ -277,7 +264,7 @@ class AgentApi:
         limit = self.runtime.settings.max_message_bytes
         if body is not None and len(body.encode()) > 4 * limit + 1024:
             raise ApiError(413, "payload_too_large", f"the body exceeds {4 * limit + 1024} bytes")
-        request: MessageRequest = _parse(MessageRequest, body)
+        request: MessageRequest = parse_body(MessageRequest, body)
         size = len(request.message.encode())
         if size > limit:
             raise ApiError(
@@ -427,7 +414,7 @@ class AgentApi:
         self, identity: Identity, conversation_id: str, query: Mapping[str, str]
     ) -> tuple[int, dict[str, Any]]:
         _check_conversation_id(conversation_id)
-        limit = _limit(query.get("limit"), 100, 500)
+        limit = page_limit(query.get("limit"), 100, 500)
         after = query.get("after", "0")
         if not after.isdigit():
             raise ApiError(400, "invalid_after", "after must be a turn number")
@@ -465,7 +452,7 @@ class AgentApi:
     def list_conversations(
         self, identity: Identity, query: Mapping[str, str]
     ) -> tuple[int, dict[str, Any]]:
-        limit = _limit(query.get("limit"), 20, 100)
+        limit = page_limit(query.get("limit"), 20, 100)
         start = decode_token(query.get("next_token"))
         if start is not None and start.get("user_id", {}).get("S") != identity.sub:
             raise ApiError(400, "invalid_token", "next_token is not valid")
@@ -486,54 +473,3 @@ class AgentApi:
             ],
             "next_token": encode_token(last),
         }
-
-    def _require_approver(self, identity: Identity) -> None:
-        if self.runtime.settings.approver_group not in identity.groups:
-            raise ApiError(
-                403,
-                "forbidden",
-                f"only members of '{self.runtime.settings.approver_group}' "
-                "can see or decide approvals",
-            )
-
-    def list_approvals(
-        self, identity: Identity, query: Mapping[str, str]
-    ) -> tuple[int, dict[str, Any]]:
-        self._require_approver(identity)
-        statuses: dict[str, Status] = {s: s for s in ("pending", "approved", "rejected")}
-        status = statuses.get(query.get("status", "pending"))
-        if status is None:
-            raise ApiError(400, "invalid_status", "status must be pending, approved or rejected")
-        limit = _limit(query.get("limit"), 50, 100)
-        approvals, last = self.runtime.approvals.list_by_status(
-            status,
-            limit=limit,
-            start_key=decode_token(query.get("next_token")),
-        )
-        return 200, {
-            "approvals": [a.as_dict() for a in approvals],
-            "next_token": encode_token(last),
-        }
-
-    def decide(
-        self, identity: Identity, approval_id: str, body: str | None
-    ) -> tuple[int, dict[str, Any]]:
-        self._require_approver(identity)
-        if not re.match(r"^[A-Za-z0-9_-]{1,128}$", approval_id):
-            raise ApiError(400, "invalid_approval_id", "approval_id is not valid")
-        request: DecisionRequest = _parse(DecisionRequest, body)
-        try:
-            approval = self.decisions.decide(
-                approval_id, request.decision, decided_by=identity.sub, reason=request.reason
-            )
-        except ApprovalError as exc:
-            code = {404: "not_found", 409: "already_decided", 403: "forbidden"}[exc.status]
-            raise ApiError(exc.status, code, str(exc)) from exc
-        except PublishError as exc:
-            raise ApiError(
-                502,
-                "publish_failed",
-                f"the decision is recorded but not yet published: {exc}. "
-                "Send the same decision again.",
-            ) from exc
-        return 200, approval.as_dict()

@@ -87,7 +87,21 @@ class Idempotent:
             idempotent_function,
         )
 
-        layer = DynamoDBPersistenceLayer(
+        class ExpiringPersistenceLayer(DynamoDBPersistenceLayer):
+            """Forgets a failed call's record by expiring it (UpdateItem), not deleting it:
+            no function's role has ``dynamodb:DeleteItem``. The next call with the key takes the
+            record over (Powertools' put condition accepts an expired record); TTL removes it."""
+
+            def _delete_record(self, data_record: Any) -> None:
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key=self._get_key(data_record.idempotency_key),
+                    UpdateExpression="SET #expiry = :gone",
+                    ExpressionAttributeNames={"#expiry": self.expiry_attr},
+                    ExpressionAttributeValues={":gone": {"N": "1"}},
+                )
+
+        layer = ExpiringPersistenceLayer(
             table_name=self.table_name(),
             key_attr="PK",
             sort_key_attr="SK",
@@ -123,6 +137,46 @@ class Idempotent:
         if context is not None and self._config is not None:
             self._config.register_lambda_context(context)
         return self._wrapped(data=data)
+
+
+def json_response(status: int, body: dict[str, Any]) -> Any:
+    """A Powertools ``Response`` with a JSON body."""
+    import json
+
+    from aws_lambda_powertools.event_handler import Response, content_types
+
+    return Response(status, content_types.APPLICATION_JSON, json.dumps(body, default=str))
+
+
+def http_app(logger: Any) -> Any:
+    """An API Gateway HTTP API (payload v2) resolver whose errors are JSON: an
+    :class:`~agentocore.api.ApiError` becomes its status and body (5xx logged), an unknown route
+    404."""
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
+    from agentocore.api import ApiError
+
+    app = APIGatewayHttpResolver()
+
+    def api_error(exc: ApiError) -> Any:
+        if exc.status >= 500:
+            logger.error("request failed", extra={"code": exc.code, "error": exc.message})
+        return json_response(exc.status, exc.body())
+
+    def not_found(_: Exception) -> Any:
+        return json_response(404, {"error": {"code": "not_found", "message": "no such route"}})
+
+    app.exception_handler(ApiError)(api_error)
+    app.not_found(not_found)
+    return app
+
+
+def caller(app: Any) -> Any:
+    """The :class:`~agentocore.api.Identity` of the current request (its JWT claims)."""
+    from agentocore.api import Identity
+
+    authorizer = app.current_event.request_context.authorizer
+    return Identity.from_claims(authorizer.jwt_claim if authorizer is not None else None)
 
 
 def record_run(result: AgentResult, *, agent_id: str, tracer: Any = None) -> None:

@@ -57,11 +57,11 @@ class Api:
 @pytest.fixture(scope="session")
 def api(outputs: dict[str, Any]) -> Iterator[Api]:  # noqa: F811
     sys.path.insert(0, str(ROOT / "localstack"))
-    from api_front import Front, integration_timeout_ms, make_server
+    from api_front import Front, deployed_routes, make_server
     from emulator import endpoint
 
-    function = outputs["function_names"]["agent_executor"]
-    front = Front(function, endpoint(), integration_timeout_ms(endpoint(), function))
+    # the deployed API's routes, each to its integration's function (as API Gateway routes)
+    front = Front(deployed_routes(endpoint(), outputs["api_id"]), endpoint())
     server = make_server(front, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

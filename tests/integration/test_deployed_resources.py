@@ -98,8 +98,19 @@ def test_http_api_routes_use_the_jwt_authorizer(aws):
         "POST /approvals/{approval_id}",
     }
     assert {r["AuthorizationType"] for r in routes} == {"JWT"}
-    for integration in api.get_integrations(ApiId=item["ApiId"])["Items"]:
+    integrations = {
+        i["IntegrationId"]: i for i in api.get_integrations(ApiId=item["ApiId"])["Items"]
+    }
+    for integration in integrations.values():
         assert 50 <= integration["TimeoutInMillis"] <= 30_000  # API Gateway's HTTP API limit
+    # decisions are approval_worker's: agent_executor's role cannot write approvals
+    served_by = {
+        r["RouteKey"]: integrations[r["Target"].removeprefix("integrations/")]["IntegrationUri"]
+        for r in routes
+    }
+    for route, uri in served_by.items():
+        function = "approval-worker" if "/approvals" in route else "agent-executor"
+        assert f"-{function}" in uri and f"-{function}-" not in uri, (route, uri)
 
 
 def test_inbox_bucket_notifies_agent_executor(aws, outputs):

@@ -180,7 +180,7 @@ def test_each_function_policy_names_only_its_own_resources(resources, outputs):
         elif role == "standard_worker":
             allowed |= {table, bus}
         elif role == "approval_worker":
-            allowed |= {table, topics["approvals"], bus}
+            allowed |= {table, f"{table}/index/UserIdIndex", topics["approvals"], bus}
         elif role == "outbox_relay":
             streams = f"{table}/stream/*"  # the table's streams, not the whole account's
             outbox_dlq = queues[f"{prefix}-outbox-dlq"]

@@ -295,3 +295,18 @@ def test_the_emulators_matcher_keeps_json_types_apart_as_aws_does(pattern, value
     evt = event({"payload": {"field": value}})
     rule = {"detail": {"payload": {"field": pattern}}}
     assert EventPattern(None, rule).matches_event(evt) is matches
+
+
+def test_an_app_declares_the_item_prefixes_its_handlers_own():
+    """standard_worker's role may touch these partition keys (Terraform reads the catalog's
+    ``items``); the framework's own prefixes can never be an app's."""
+    base = ActionCatalog(items=["REFUND#"])
+    app = ActionCatalog(items=["SHIPMENT#"])
+    app.include(base)
+    assert app.item_prefixes == ["REFUND#", "SHIPMENT#"]
+    for reserved in ("APPROVAL#", "CONV#", "OUTBOX#", "BUDGET#", "FAILURE#"):
+        with pytest.raises(ValueError, match="framework's own"):
+            ActionCatalog(items=[reserved])
+    for bad in ("refund#", "REFUND", "RE*#", "A#", "X#Y#", "idempotency#x"):
+        with pytest.raises(ValueError, match="must match"):
+            ActionCatalog(items=[bad])

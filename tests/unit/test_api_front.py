@@ -30,8 +30,12 @@ class FakeLambda:
         return {"Payload": io.BytesIO(json.dumps(body).encode())}
 
 
+ROUTES = ["POST /conversations/{conversation_id}/messages", "GET /conversations/{conversation_id}"]
+
+
 def front(client: FakeLambda, timeout_ms: int) -> api_front.Front:
-    return api_front.Front("fn", "http://127.0.0.1:1", timeout_ms=timeout_ms, client=client)
+    routes = [api_front.Route(key, "fn", timeout_ms) for key in ROUTES]
+    return api_front.Front(routes, "http://127.0.0.1:1", client=client)
 
 
 def test_a_function_slower_than_the_integration_timeout_gets_503_and_keeps_running():
@@ -54,8 +58,23 @@ def test_an_answer_in_time_passes_through():
     assert status == 200 and headers["content-type"] == "application/json"
 
 
-def test_the_timeout_never_exceeds_api_gateways_30_seconds():
-    assert front(FakeLambda(wait=False), timeout_ms=120_000).timeout_s == 30.0
+def test_each_route_goes_to_its_integrations_function():
+    client = FakeLambda(wait=False)
+    routes = [
+        api_front.Route("GET /conversations/{conversation_id}", "agent"),
+        api_front.Route("POST /approvals/{approval_id}", "approvals"),
+    ]
+    invoked = []
+    client.invoke = lambda FunctionName, Payload: (  # type: ignore[method-assign]
+        invoked.append((FunctionName, json.loads(Payload)["pathParameters"]))
+        or {"Payload": io.BytesIO(b'{"statusCode": 200}')}
+    )
+    f = api_front.Front(routes, "http://127.0.0.1:1", client=client)
+    auth = {"Authorization": "Bearer alice"}
+    assert f.handle("POST", "/approvals/a-1", auth, "{}")[0] == 200
+    assert f.handle("GET", "/conversations/c1", auth, None)[0] == 200
+    assert f.handle("GET", "/approvals", auth, None)[0] == 404  # not a deployed route
+    assert invoked == [("approvals", {"approval_id": "a-1"}), ("agent", {"conversation_id": "c1"})]
 
 
 def test_no_identity_is_refused_before_the_function_runs():

@@ -16,7 +16,7 @@ type up here to enforce its rule and call its handler. Nothing in the core knows
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -131,11 +131,38 @@ class ActionType:
         return self.validate(request.payload)
 
 
-class ActionCatalog:
-    """Declared action types by name."""
+#: Partition-key prefixes of the framework's own items; an application's handlers never own them.
+RESERVED_ITEM_PREFIXES = frozenset(
+    {"CONV#", "OUTBOX#", "APPROVAL#", "APPROVALS#", "BUDGET#", "FAILURE#", "META#"}
+)
+ITEM_PREFIX = re.compile(r"^[A-Z][A-Z0-9_]{1,30}#$")
 
-    def __init__(self) -> None:
+
+class ActionCatalog:
+    """Declared action types by name, and the item key prefixes their handlers own.
+
+    ``items``: the partition-key prefixes (``"REFUND#"``) of the table items the handlers read
+    and write; standard_worker's role may touch those (``dynamodb:LeadingKeys``) and no others
+    of the table besides its own records. Terraform reads them from the catalog file."""
+
+    def __init__(self, items: Iterable[str] = ()) -> None:
         self._types: dict[str, ActionType] = {}
+        self._items: set[str] = set()
+        for prefix in items:
+            self.own_items(prefix)
+
+    def own_items(self, prefix: str) -> None:
+        """Declare a partition-key prefix the handlers own (``"REFUND#"``)."""
+        if not ITEM_PREFIX.match(prefix):
+            raise ValueError(f"item prefix {prefix!r} must match {ITEM_PREFIX.pattern}")
+        if prefix in RESERVED_ITEM_PREFIXES:
+            raise ValueError(f"item prefix {prefix!r} is the framework's own")
+        self._items.add(prefix)
+
+    @property
+    def item_prefixes(self) -> list[str]:
+        """The declared item prefixes, sorted."""
+        return sorted(self._items)
 
     def action(
         self,
@@ -196,6 +223,7 @@ class ActionCatalog:
             if declared.name in self._types:
                 raise ValueError(f"action type {declared.name!r} is already declared")
             self._types[declared.name] = declared
+        self._items.update(other.item_prefixes)
 
     def get(self, name: str) -> ActionType:
         """The declared type; raises :class:`UnknownActionType`."""

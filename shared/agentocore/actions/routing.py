@@ -99,6 +99,8 @@ def export(catalog: ActionCatalog) -> dict[str, Any]:
         "detail_type": DETAIL_TYPE,
         "actions": actions,
         "unrouted": unrouted(catalog),
+        # partition-key prefixes the handlers own (standard_worker's dynamodb:LeadingKeys)
+        "items": catalog.item_prefixes,
     }
 
 

@@ -67,13 +67,27 @@ variable "environment" {
 }
 
 variable "statements" {
-  description = "The function's own permissions: exact actions on exact resources."
+  description = <<-EOT
+    The function's own permissions: exact actions on exact resources, optionally narrowed by
+    IAM conditions (e.g. dynamodb:LeadingKeys, events:source); all conditions must hold.
+  EOT
   type = list(object({
     sid       = string
     actions   = list(string)
     resources = list(string)
+    conditions = optional(list(object({
+      test     = string
+      variable = string
+      values   = list(string)
+    })), [])
   }))
   default = []
+  validation {
+    condition = alltrue([
+      for s in var.statements : !anytrue([for a in s.actions : strcontains(a, "*")])
+    ])
+    error_message = "Statements name exact actions (no wildcards)."
+  }
 }
 
 variable "kms_key_arn" {

@@ -1,5 +1,5 @@
-# API Gateway HTTP API in front of agent_executor: JWT authorizer on every route, access logs,
-# throttling.
+# API Gateway HTTP API: one Lambda proxy integration per function (each with its own role), a
+# JWT authorizer on every route, access logs, throttling.
 resource "aws_apigatewayv2_api" "this" {
   name          = var.name
   protocol_type = "HTTP"
@@ -18,19 +18,28 @@ resource "aws_apigatewayv2_authorizer" "jwt" {
   }
 }
 
-resource "aws_apigatewayv2_integration" "agent" {
+locals {
+  # route key -> the integration (function) serving it
+  routes = merge([
+    for name, integration in var.integrations : { for route in integration.routes : route => name }
+  ]...)
+}
+
+resource "aws_apigatewayv2_integration" "this" {
+  for_each               = var.integrations
   api_id                 = aws_apigatewayv2_api.this.id
   integration_type       = "AWS_PROXY"
-  integration_uri        = var.function_invoke_arn
+  integration_uri        = each.value.invoke_arn
   payload_format_version = "2.0"
   timeout_milliseconds   = var.integration_timeout_ms
+  description            = "${each.key}: ${join(", ", each.value.routes)}"
 }
 
 resource "aws_apigatewayv2_route" "this" {
-  for_each           = toset(var.routes)
+  for_each           = local.routes
   api_id             = aws_apigatewayv2_api.this.id
-  route_key          = each.value
-  target             = "integrations/${aws_apigatewayv2_integration.agent.id}"
+  route_key          = each.key
+  target             = "integrations/${aws_apigatewayv2_integration.this[each.value].id}"
   authorization_type = "JWT"
   authorizer_id      = aws_apigatewayv2_authorizer.jwt.id
 }
@@ -68,9 +77,22 @@ resource "aws_apigatewayv2_stage" "default" {
 }
 
 resource "aws_lambda_permission" "api" {
+  for_each      = var.integrations
   statement_id  = "apigateway-${var.name}"
   action        = "lambda:InvokeFunction"
-  function_name = var.function_name
+  function_name = each.value.function_name
   principal     = "apigateway.amazonaws.com"
-  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*"
+  # only this API's routes of this function
+  source_arn = "${aws_apigatewayv2_api.this.execution_arn}/*/*"
+}
+
+# Deployments from before approval_worker served the approvals' routes.
+moved {
+  from = aws_apigatewayv2_integration.agent
+  to   = aws_apigatewayv2_integration.this["agent_executor"]
+}
+
+moved {
+  from = aws_lambda_permission.api
+  to   = aws_lambda_permission.api["agent_executor"]
 }

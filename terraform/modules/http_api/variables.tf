@@ -3,19 +3,17 @@ variable "name" {
   type        = string
 }
 
-variable "function_name" {
-  description = "agent_executor's name."
-  type        = string
-}
-
-variable "function_invoke_arn" {
-  description = "agent_executor's invoke ARN."
-  type        = string
-}
-
-variable "routes" {
-  description = "Route keys served by agent_executor."
-  type        = list(string)
+variable "integrations" {
+  description = "Functions behind the API: name -> its function and the route keys it serves."
+  type = map(object({
+    function_name = string
+    invoke_arn    = string
+    routes        = list(string)
+  }))
+  validation {
+    condition     = length(flatten([for i in values(var.integrations) : i.routes])) == length(distinct(flatten([for i in values(var.integrations) : i.routes])))
+    error_message = "A route is served by one integration only."
+  }
 }
 
 variable "jwt_issuer" {

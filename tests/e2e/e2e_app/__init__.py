@@ -13,7 +13,7 @@ from agentocore import ddb
 from agentocore.actions import ActionCatalog, ActionContext, Approval
 from example_app.stores import OnceStore
 
-catalog = ActionCatalog()
+catalog = ActionCatalog(items=["SHIPMENT#"])
 catalog.include(example_app.catalog)
 tools = example_app.tools
 

@@ -293,8 +293,10 @@ def test_an_invocation_event_cannot_name_an_internal_key_as_its_user(stack):
     with pytest.raises(TriggerError, match="user id"):
         fn.handler(event, LambdaContext())
     assert model.requests == [] and stack.items("CONV#") == []
+    approvals = load_function("approval_worker")
+    install_runtime(approvals, [])
     status, body = response_json(
-        fn.handler(
+        approvals.handler(
             http_event("GET", "/approvals", sub="boss", groups="[approvers]"), LambdaContext()
         )
     )

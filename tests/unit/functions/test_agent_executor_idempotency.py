@@ -77,6 +77,9 @@ def test_a_retry_after_a_502_requests_the_same_action(stack):
     )
     status, err = post("k4", "Refund order A-1001, broken", key="after-502")
     assert (status, err["error"]["code"]) == (502, "model_failure")
+    # forgotten by expiring the record (UpdateItem): no role has dynamodb:DeleteItem
+    [record] = stack.items("idempotency#agent_executor-http")
+    assert record["ttl"] == {"N": "1"}
     status, body = post("k4", "Refund order A-1001, broken", key="after-502")
     assert status == 200, body
     requested = stack.bus_events("ActionRequested")

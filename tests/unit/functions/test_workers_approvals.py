@@ -60,7 +60,7 @@ def workers(stack):
 def decide(approval_id, decision, *, sub="boss", groups="[approvers]", reason=None):
     body = {"decision": decision, **({"reason": reason} if reason else {})}
     event = http_event("POST", f"/approvals/{approval_id}", body=body, sub=sub, groups=groups)
-    return response_json(executor.handler(event, LambdaContext()))
+    return response_json(approval.handler(event, LambdaContext()))
 
 
 def test_small_refund_is_performed_once_and_completed(workers):
@@ -139,7 +139,7 @@ def test_large_refund_waits_for_approval_then_is_performed(workers):
     assert ledger(workers).count_refunds("big-1") == 0
 
     status, listing = response_json(
-        executor.handler(
+        approval.handler(
             http_event(
                 "GET", "/approvals", query={"status": "pending"}, sub="boss", groups="[approvers]"
             ),
@@ -165,7 +165,7 @@ def test_large_refund_waits_for_approval_then_is_performed(workers):
     status, err = decide("big-1", "reject")
     assert (status, err["error"]["code"]) == (409, "already_decided")
     status, listing = response_json(
-        executor.handler(
+        approval.handler(
             http_event("GET", "/approvals", sub="boss", groups="[approvers]"), LambdaContext()
         )
     )
@@ -225,7 +225,7 @@ def test_approval_cannot_be_skipped(workers):
     status, _ = decide("big-4", "approve", sub="random", groups="[customers]")
     assert status == 403
     status, _ = response_json(
-        executor.handler(http_event("GET", "/approvals", sub="random"), LambdaContext())
+        approval.handler(http_event("GET", "/approvals", sub="random"), LambdaContext())
     )
     assert status == 403
     assert decide("nope", "approve")[0] == 404
@@ -238,7 +238,7 @@ def test_decision_survives_a_failed_publish(workers):
     approval.handler(refund_event(5000, action_id="big-5"), LambdaContext())
     from agentocore.events import PublishError
 
-    publisher = executor.runtime().publisher
+    publisher = approval.runtime().publisher
 
     def broken(*events):
         raise PublishError("bus unavailable")

@@ -30,6 +30,9 @@ LOCAL_LLM_SERVER := llm-up
 endif
 # The IAM policy evaluator of the tests (tests/iam: @cloud-copilot/iam-simulate, locked).
 IAM_SIM := tests/iam/node_modules/.installed
+# The local functions' AWS calls in tf-apply-test/localstack-test (localstack/aws_call_log.py),
+# checked against their roles afterwards (localstack/aws_call_check.py).
+CALL_LOG := $(CURDIR)/.localstack/aws-calls.jsonl
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 
@@ -135,13 +138,13 @@ tf-check: $(STAMP) checkov
 # Deploy workspace "ci" to the local emulator, run the tests against it, destroy, check that
 # nothing is left. tf-apply-test: tests/integration only; localstack-test: + tests/e2e.
 tf-apply-test: $(STAMP) $(IAM_SIM) build-local
-	$(PY) localstack/emulator.py start
-	$(PY) localstack/terraform_apply_test.py --tests integration; status=$$?; \
+	AGENTOCORE_AWS_CALL_LOG=$(CALL_LOG) $(PY) localstack/emulator.py start
+	AGENTOCORE_AWS_CALL_LOG=$(CALL_LOG) $(PY) localstack/terraform_apply_test.py --tests integration; status=$$?; \
 	  $(PY) localstack/emulator.py stop; exit $$status
 
 localstack-test: $(STAMP) $(IAM_SIM) build-local
-	$(PY) localstack/emulator.py start
-	$(PY) localstack/terraform_apply_test.py --tests integration,e2e --durations=10; status=$$?; \
+	AGENTOCORE_AWS_CALL_LOG=$(CALL_LOG) $(PY) localstack/emulator.py start
+	AGENTOCORE_AWS_CALL_LOG=$(CALL_LOG) $(PY) localstack/terraform_apply_test.py --tests integration,e2e --durations=10; status=$$?; \
 	  $(PY) localstack/emulator.py stop; exit $$status
 
 # Workspace "local" on the emulator, kept running (make localstack-down stops everything).

@@ -47,6 +47,10 @@ def main() -> int:
     context = Context(time.monotonic() + timeout)
     with open(event_file, encoding="utf-8") as f:
         event: Any = json.load(f)
+    if os.environ.get("AGENTOCORE_AWS_CALL_LOG"):  # every AWS call, for the IAM check
+        import aws_call_log
+
+        aws_call_log.install(os.environ["AGENTOCORE_AWS_CALL_LOG"])
     module_name, function_name = os.environ["_HANDLER"].rsplit(".", 1)
     try:
         handler = getattr(importlib.import_module(module_name), function_name)

@@ -84,6 +84,8 @@ def run_function(fn: Any, event: Any, endpoint: str) -> tuple[str, bool, str]:
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
     env.setdefault("TIKTOKEN_CACHE_DIR", str(CACHE / "tiktoken"))
+    if os.environ.get("AGENTOCORE_AWS_CALL_LOG"):  # localstack/aws_call_log.py
+        env["AGENTOCORE_AWS_CALL_LOG"] = os.environ["AGENTOCORE_AWS_CALL_LOG"]
     if str(env.get("AGENTOCORE_MODEL", "")).partition(":")[0] == "local":
         # A local model is served once by localstack/llm_server.py, not loaded per invocation.
         env.setdefault(

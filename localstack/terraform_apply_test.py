@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "terraform"))
 from checks import terraform_env  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "localstack"))
+import aws_call_check  # noqa: E402
 from emulator import endpoint, healthy  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "layers" / "agentocore"))
@@ -249,8 +250,14 @@ def main() -> int:
         try:
             if deploy(args.workspace, timings):
                 t0 = time.monotonic()
+                call_log = os.environ.get("AGENTOCORE_AWS_CALL_LOG")  # set by make for the emulator
+                if call_log:
+                    Path(call_log).write_text("")
                 status = run_tests(args.workspace, args.tests.split(","), pytest_args)
                 timings["tests"] = time.monotonic() - t0
+                if call_log:  # every AWS call the functions made, against their applied roles
+                    state = STATE / f"{args.workspace}-state.json"
+                    status = aws_call_check.main([call_log, str(state)]) or status
         finally:
             if not destroy(args.workspace, timings):
                 status = status or 1

@@ -50,6 +50,7 @@ class Request:
     context: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
     name: str = ""
     principal: str = PRINCIPAL
+    resource_policy: Policy | None = None  # the key/queue/topic/bucket policy, if it has one
 
     def describe(self) -> str:
         label = f"{self.name}: " if self.name else ""
@@ -105,6 +106,7 @@ def evaluate_batches(
             "context": {
                 k: v if isinstance(v, str) else list(v) for k, v in request.context.items()
             },
+            **({"resourcePolicy": request.resource_policy} if request.resource_policy else {}),
         }
         for index, (_, requests) in enumerate(batches)
         for request in requests

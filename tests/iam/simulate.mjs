@@ -3,7 +3,8 @@
 //   node simulate.mjs [BATCH.json]        (default: the batch on stdin)
 //
 // Batch: {"policySets": [[{name, policy}, ...], ...],
-//         "requests": [{policySet, principal, action, resource, accountId, context}, ...]}
+//         "requests": [{policySet, principal, action, resource, accountId, context,
+//                       resourcePolicy (optional)}, ...]}
 // Prints a JSON array, one result per request, in order:
 //   {decision: "Allowed" | "ImplicitlyDenied" | "ExplicitlyDenied" | null, reason,
 //    errors: [..] (invalid action, resource, policy: the request was not evaluated),
@@ -33,6 +34,11 @@ function failedConditions(s) {
 function reason(analysis) {
   const identity = analysis.identityAnalysis
   if (!identity) return analysis.result
+  if (analysis.result !== 'Allowed' && identity.result === 'Allowed') {
+    const resource = analysis.resourceAnalysis?.result ?? 'no resource policy'
+    const blocked = analysis.blockedBy?.length ? ` (blocked by ${analysis.blockedBy.join(', ')})` : ''
+    return `identity policy allows (${identity.allowStatements.map(sid).join(', ')}), resource policy: ${resource}${blocked}`
+  }
   if (analysis.result === 'Allowed') {
     return `allowed by ${identity.allowStatements.map(sid).join(', ')}`
   }
@@ -71,6 +77,7 @@ async function simulate(batch, request) {
     identityPolicies: batch.policySets[request.policySet],
     serviceControlPolicies: [],
     resourceControlPolicies: [],
+    ...(request.resourcePolicy ? { resourcePolicy: request.resourcePolicy } : {}),
   }
   try {
     const r = await runSimulation(simulation, { simulationMode: 'Strict' })

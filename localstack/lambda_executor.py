@@ -1,10 +1,13 @@
-"""Process-based Lambda execution for moto's server, and EventBridge -> Lambda delivery.
+"""Process-based Lambda execution for moto's server, and Lambda's asynchronous invocation.
 
 moto 5.2 sends every invocation (Invoke, SQS event source mappings, SNS and S3 notifications)
 through ``LambdaFunction._invoke_lambda``, which would start a Docker container. Here it runs
 the deployed function zip, with its layers on the path, in a subprocess with the function's
-environment and timeout, pointed at the emulator. Routing, retries and dead-letter queues stay
-the emulator's; only the execution is ours.
+environment and timeout, pointed at the emulator.
+
+What AWS invokes asynchronously (``InvocationType=Event``, EventBridge targets, S3 bucket
+notifications) goes through one mechanism, :func:`invoke_async`: queued, the caller answered at
+once, retried per the function's event invoke config, then dead-lettered.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -20,7 +24,9 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +38,13 @@ CACHE = Path(
 )
 _unzip_lock = threading.Lock()
 _async_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lambda-async")
+_async_idle = threading.Condition()
+_async_outstanding = 0
+_clock: Callable[[], float] = time.monotonic  # the age of queued async events (tests replace it)
+_log = logging.getLogger("agentocore.emulator.lambda")
+# Lambda's defaults for asynchronous invocation (event invoke config unset).
+ASYNC_RETRIES = 2
+ASYNC_MAX_AGE_S = 21600
 
 
 def unpack(code: bytes, kind: str) -> Path:
@@ -176,36 +189,117 @@ def _send_to_dlq(
     )
 
 
+def _async_settings(fn: Any) -> dict[str, Any]:
+    """The function's event invoke config (MaximumRetryAttempts, MaximumEventAgeInSeconds,
+    DestinationConfig), {} when none is set."""
+    configs = getattr(fn, "event_invoke_config", None) or []
+    return dict(configs[-1].config) if configs else {}
+
+
+def _submit(work: Callable[[], None]) -> None:
+    global _async_outstanding
+    with _async_idle:
+        _async_outstanding += 1
+
+    def tracked() -> None:
+        global _async_outstanding
+        try:
+            work()
+        except Exception:  # a background failure must not vanish silently
+            _log.exception("asynchronous invocation")
+        finally:
+            with _async_idle:
+                _async_outstanding -= 1
+                _async_idle.notify_all()
+
+    _async_pool.submit(tracked)
+
+
+def wait_until_idle(timeout_s: float = 60.0) -> bool:
+    """True once every queued asynchronous invocation has finished (retries and dead-lettering
+    included), False if some are still going at the deadline."""
+    with _async_idle:
+        return _async_idle.wait_for(lambda: _async_outstanding == 0, timeout_s)
+
+
+def invocation_record(
+    fn: Any, event: Any, condition: str, attempts: int, payload: str | None
+) -> dict[str, Any]:
+    """AWS's record of an asynchronous invocation that failed, for an on-failure destination."""
+    now = datetime.now(UTC)
+    record: dict[str, Any] = {
+        "version": "1.0",
+        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": f"{fn.function_arn}:$LATEST",
+            "condition": condition,
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": event,
+    }
+    if payload is not None:  # an event that aged out before any attempt has no response
+        record["responseContext"] = {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            "functionError": "Unhandled",
+        }
+        record["responsePayload"] = json.loads(payload) if payload else None
+    return record
+
+
+def _give_up(fn: Any, event: Any, condition: str, attempts: int, payload: str | None) -> None:
+    """An asynchronous event Lambda stops trying: the function's dead-letter queue (the event,
+    RequestID/ErrorCode/ErrorMessage attributes) and the on-failure destination (the record)."""
+    dlq = (getattr(fn, "agentocore_config", {}).get("DeadLetterConfig") or {}).get("TargetArn")
+    if dlq:
+        error = json.loads(payload) if payload else {}
+        message = (
+            f"{error.get('errorType')}: {error.get('errorMessage')}"
+            if isinstance(error, dict) and error
+            else condition
+        )
+        _send_to_dlq(
+            fn.account_id,
+            fn.region,
+            dlq,
+            json.dumps(event),
+            {"RequestID": str(uuid.uuid4()), "ErrorCode": "200", "ErrorMessage": message[:1000]},
+        )
+    destinations = _async_settings(fn).get("DestinationConfig") or {}
+    on_failure = (destinations.get("OnFailure") or {}).get("Destination")
+    if on_failure:
+        from strict_streams import send_to_destination
+
+        record = invocation_record(fn, event, condition, attempts, payload)
+        send_to_destination(on_failure, json.dumps(record, default=str))
+    if not dlq and not on_failure:
+        _log.warning("%s: asynchronous event dropped (%s)", fn.function_name, condition)
+
+
 def invoke_async(fn: Any, event: Any, endpoint: str) -> None:
-    """Lambda's asynchronous invocation: retries (event invoke config, default 2), then the
-    function's dead-letter queue with RequestID/ErrorCode/ErrorMessage attributes."""
-    config = getattr(fn, "agentocore_config", {})
-    retries = 2  # Lambda's default for asynchronous invocations
-    if fn.event_invoke_config:
-        retries = int(fn.event_invoke_config[0].response().get("MaximumRetryAttempts", 2))
+    """Lambda's asynchronous invocation: the event is queued and the caller answered at once;
+    it is tried, retried up to MaximumRetryAttempts times (default 2) while it is not older than
+    MaximumEventAgeInSeconds (default 6 h), then goes to the function's dead-letter queue and
+    its on-failure destination. Retries follow at once (AWS waits 1 then 2 minutes)."""
+    settings = _async_settings(fn)
+    retries = int(settings.get("MaximumRetryAttempts", ASYNC_RETRIES))
+    max_age = float(settings.get("MaximumEventAgeInSeconds", ASYNC_MAX_AGE_S))
+    queued = _clock()
 
     def work() -> None:
-        payload, errored = "", True
-        for _ in range(retries + 1):
+        attempts, payload = 0, None
+        while attempts <= retries:
+            if _clock() - queued > max_age:
+                _give_up(fn, event, "EventAgeExceeded", attempts, payload)
+                return
             payload, errored, _logs = run_function(fn, event, endpoint)
+            attempts += 1
             if not errored:
                 return
-        dlq = (config.get("DeadLetterConfig") or {}).get("TargetArn")
-        if dlq:
-            error = json.loads(payload) if payload else {}
-            _send_to_dlq(
-                fn.account_id,
-                fn.region,
-                dlq,
-                json.dumps(event),
-                {
-                    "RequestID": str(uuid.uuid4()),
-                    "ErrorCode": "200",
-                    "ErrorMessage": f"{error.get('errorType')}: {error.get('errorMessage')}"[:1000],
-                },
-            )
+        _give_up(fn, event, "RetriesExhausted", attempts, payload)
 
-    _async_pool.submit(work)
+    _submit(work)
 
 
 def deliver_event_to_lambda(
@@ -246,7 +340,8 @@ def deliver_event_to_lambda(
 
 
 def install(endpoint: str) -> None:
-    """Patch moto: subprocess execution, async invoke semantics, EventBridge Lambda targets."""
+    """Patch moto: subprocess execution, async invoke semantics for Invoke (Event), EventBridge
+    Lambda targets and S3 notifications, SQS mapping records, event invoke configs."""
     from moto.awslambda.models import LambdaFunction
     from moto.events.models import EventTemplateParser, Rule
 
@@ -268,6 +363,22 @@ def install(endpoint: str) -> None:
         return original_invoke(self, body, request_headers, response_headers)
 
     LambdaFunction.invoke = invoke  # type: ignore[method-assign]
+
+    import moto.s3.notifications as s3_notifications
+
+    def _invoke_awslambda(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+        """S3 -> Lambda notification: asynchronous, as S3 invokes it (moto runs the function
+        inside the PutObject request and drops its errors)."""
+        from moto.awslambda.utils import get_backend
+
+        try:
+            fn = get_backend(account_id, region_name).get_function(fn_arn)
+        except Exception:  # the function is gone: S3's delivery fails, the request does not
+            _log.warning("S3 notification to %s dropped: no such function", fn_arn)
+            return
+        invoke_async(fn, event_body, endpoint)
+
+    s3_notifications._invoke_awslambda = _invoke_awslambda
 
     original_send = Rule.send_to_targets
 
@@ -351,3 +462,22 @@ def install(endpoint: str) -> None:
         return not failures
 
     LambdaBackend._send_sqs_message = _send_sqs_message  # type: ignore[method-assign]
+
+    from moto.awslambda.models import EventInvokeConfig
+
+    def put_event_invoke_config(self: Any, function_name: str, config: dict[str, Any]) -> Any:
+        """PutFunctionEventInvokeConfig replaces the function's config (moto appends, and keeps
+        answering with the first one)."""
+        fn = self.get_function(function_name)
+        fn.event_invoke_config = [EventInvokeConfig(fn.function_arn, fn.last_modified, config)]
+        return fn.event_invoke_config[0].response()
+
+    def update_event_invoke_config(self: Any, function_name: str, config: dict[str, Any]) -> Any:
+        """UpdateFunctionEventInvokeConfig changes only the settings it names."""
+        return put_event_invoke_config(
+            self, function_name, {**_async_settings(self.get_function(function_name)), **config}
+        )
+
+    backend: Any = LambdaBackend
+    backend.put_function_event_invoke_config = put_event_invoke_config
+    backend.update_function_event_invoke_config = update_event_invoke_config

@@ -1,9 +1,16 @@
-"""ActionRequested events as a producer (or a forger) puts them on the bus, for tests."""
+"""ActionRequested events as a turn saves them (the outbox) or a forger puts them on the bus."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
+
+from agentocore.events.actions import ActionRequest
+from agentocore.events.outbox import outbox_item
+
+#: The conversation the tests' requests name (a turn's requests always name theirs).
+CONVERSATION = "e2e-actions"
 
 
 def action_entry(
@@ -13,7 +20,7 @@ def action_entry(
     action_id: str,
     *,
     requested_by: str | None = "user-a",
-    conversation_id: str | None = None,
+    conversation_id: str | None = CONVERSATION,
     **extra: Any,
 ) -> dict[str, str]:
     """A PutEvents entry requesting ``action_type`` with ``payload``."""
@@ -41,3 +48,19 @@ def refund_entry(
     body = {"order_id": order_id, "amount": amount, "currency": "USD", "high_risk": False}
     body.update(payload)
     return action_entry(bus, "RefundOrder", body, action_id)
+
+
+def save(aws: Any, table: str, *entries: dict[str, str]) -> None:
+    """Write ``entries`` to their conversation's outbox as a turn's save does (agent_executor's
+    transaction); the deployed relay publishes them from the table's stream. Workers perform
+    only requests found there: a bare PutEvents is a forgery."""
+    details = [json.loads(e["Detail"]) for e in entries]
+    requests = [
+        ActionRequest(type=d["action_type"], action_id=d["action_id"], detail=d) for d in details
+    ]
+    conversation = str(details[0]["conversation_id"])
+    item = outbox_item(
+        conversation, 0, requests, now_iso="2026-01-01T00:00:00Z", ttl={"N": "4102444800"}
+    )
+    item["SK"] = {"S": f"TURN#{uuid.uuid4().hex}"}  # one save per call
+    aws("dynamodb").put_item(TableName=table, Item=item)

@@ -53,7 +53,7 @@ def _build_requester() -> ApprovalRequester:
     if not rt.settings.approvals_topic_arn:
         raise RuntimeError("AGENTOCORE_APPROVALS_TOPIC_ARN is not set")
     notifier = SnsNotifier(rt.settings.approvals_topic_arn)
-    return ApprovalRequester(rt.catalog, rt.approvals, notifier, rt.publisher)
+    return ApprovalRequester(rt.catalog, rt.approvals, notifier, rt.publisher, rt.provenance)
 
 
 requester = Singleton(_build_requester)

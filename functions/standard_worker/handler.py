@@ -43,7 +43,7 @@ run_handler_once = Idempotent(
 def _build_worker() -> ActionWorker:
     rt = runtime()
     return ActionWorker(
-        rt.catalog, rt.approvals, rt.publisher, rt.settings, perform=run_handler_once
+        rt.catalog, rt.approvals, rt.publisher, rt.settings, rt.provenance, perform=run_handler_once
     )
 
 

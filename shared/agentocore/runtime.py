@@ -23,6 +23,7 @@ from agentocore.models.base import ModelProvider
 from agentocore.models.registry import create_model
 from agentocore.session import ConversationRunner
 from agentocore.tools.registry import ToolRegistry
+from agentocore.workers.provenance import ActionProvenance
 
 AGENT_ID = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -116,6 +117,11 @@ class Runtime:
     def approvals(self) -> ApprovalStore:
         return ApprovalStore(self.settings.table_name, ttl_days=self.settings.ttl_days)
 
+    @cached_property
+    def provenance(self) -> ActionProvenance:
+        """Whether an ActionRequested was saved by a turn (the workers' check)."""
+        return ActionProvenance(self.settings.table_name)
+
     def agent_ids(self) -> list[str]:
         return sorted({"default", *self.settings.agents})
 
@@ -156,7 +162,7 @@ class Runtime:
 
     def reset(self, **replace: Any) -> None:
         """Drop built objects (tests): the next use builds them again, or uses ``replace``."""
-        for name in ("model", "memory", "publisher", "approvals", "daily_budgets"):
+        for name in ("model", "memory", "publisher", "approvals", "provenance", "daily_budgets"):
             self.__dict__.pop(name, None)
         self._runners.clear()
         self.__dict__.update(replace)

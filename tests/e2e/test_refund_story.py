@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import uuid
 
-from ..action_events import action_entry, refund_entry
+from ..action_events import action_entry, refund_entry, save
 from .conftest import item, turns, wait_for
 
 
 def put_refund(aws, outputs, action_id, order_id="A-1001", amount=50):
+    """A refund a turn requested: saved to the outbox, published by the relay, and delivered
+    once more by hand (as EventBridge may redeliver)."""
     entry = refund_entry(outputs["event_bus_name"], action_id, order_id=order_id, amount=amount)
+    save(aws, outputs["table_name"], entry)
     aws("events").put_events(Entries=[entry])
 
 
@@ -242,7 +245,8 @@ def test_11_an_action_type_only_the_deployed_app_declares(aws, outputs, captures
             action_id,
             requested_by="alice",
         )
-        aws("events").put_events(Entries=[entry, entry])  # delivered twice
+        save(aws, outputs["table_name"], entry)  # requested by a turn (the relay publishes)
+        aws("events").put_events(Entries=[entry, entry])  # and delivered twice more
         return action_id
 
     cheap = ship(50)

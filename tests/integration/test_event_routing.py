@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from ..action_events import refund_entry
+from ..action_events import refund_entry, save
 from .conftest import item, wait_for
 
 
@@ -18,8 +18,7 @@ def refund(aws, outputs, amount, **payload):
         detail = json.loads(entry["Detail"])
         del detail["payload"]["high_risk"]
         entry["Detail"] = json.dumps(detail)
-    response = aws("events").put_events(Entries=[entry])
-    assert response["FailedEntryCount"] == 0
+    save(aws, outputs["table_name"], entry)  # a turn saved it; the relay publishes it
     return action_id
 
 

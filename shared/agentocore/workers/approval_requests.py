@@ -11,6 +11,7 @@ from agentocore.approvals import Approval, ApprovalStore, action_digest
 from agentocore.events.contracts import ActionApprovalRequested, ActionRequested
 from agentocore.events.publisher import EventPublisher
 from agentocore.workers.notify import SnsNotifier
+from agentocore.workers.provenance import ActionProvenance
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +25,18 @@ class ApprovalRequester:
         approvals: ApprovalStore,
         notifier: SnsNotifier,
         publisher: EventPublisher,
+        provenance: ActionProvenance,
     ) -> None:
+        self.provenance = provenance
         self.catalog = catalog
         self.approvals = approvals
         self.notifier = notifier
         self.publisher = publisher
 
     def handle(self, request: ActionRequested) -> dict[str, Any]:
-        """Raises for an undeclared type, another version or an invalid payload (DLQ path)."""
+        """Raises for a request no saved turn made, an undeclared type, another version or an
+        invalid payload (DLQ path): approvers only ever see what a turn really requested."""
+        self.provenance.check(request)
         declared = self.catalog.get(request.action_type)
         payload = declared.accept(request)
         if not declared.needs_approval(payload):

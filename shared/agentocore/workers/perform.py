@@ -37,6 +37,7 @@ from agentocore.events.contracts import (
     EventDetail,
 )
 from agentocore.events.publisher import EventPublisher
+from agentocore.workers.provenance import ActionProvenance
 
 log = logging.getLogger(__name__)
 #: ``perform(job) -> outcome``: runs :meth:`ActionWorker.run_handler` (possibly memoized)
@@ -52,11 +53,13 @@ class ActionWorker:
         approvals: ApprovalStore,
         publisher: EventPublisher,
         settings: Settings,
+        provenance: ActionProvenance,
         *,
         perform: Perform | None = None,
     ) -> None:
         self.catalog = catalog
         self.approvals = approvals
+        self.provenance = provenance
         self.publisher = publisher
         self.settings = settings
         self.perform = perform or self.run_handler
@@ -66,6 +69,7 @@ class ActionWorker:
         performed (unknown type or version, invalid payload, no approval) and for retryable
         failures: they go down the retry/DLQ path."""
         if isinstance(event, ActionRequested):
+            self.provenance.check(event)  # only what a saved turn requested
             declared = self.catalog.get(event.action_type)
             payload = declared.accept(event)
             if declared.needs_approval(payload):

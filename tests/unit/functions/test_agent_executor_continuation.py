@@ -300,7 +300,10 @@ def test_another_user_cannot_see_or_resume_a_pending_continuation(stack):
     forged["detail"] = {**forged["detail"], "user_id": "user-b"}
     with pytest.raises(ConversationNotFound):
         fn.handler(forged, LambdaContext())
-    assert stack.items() == before
+    # nothing changed but the refused call's idempotency record, left expired (not deleted)
+    [refused] = [i for i in stack.items() if i not in before]
+    assert refused["PK"]["S"] == "idempotency#agent_executor" and refused["ttl"] == {"N": "1"}
+    assert [i for i in stack.items() if i != refused] == before
     assert marker(stack, "c1") == body["invocation_id"] and len(model.requests) == 1
 
 

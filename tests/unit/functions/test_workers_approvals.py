@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from agentocore.actions import ActionError, ApprovalRequired, UnknownActionType
 from agentocore.events import EventContractError, action_id_for
+from agentocore.events.actions import ActionRequest
+from agentocore.events.outbox import outbox_item
+from agentocore.workers.provenance import UnrequestedAction
 from example_app.stores import PaymentSystemUnavailable, RefundLedger
 
 from .conftest import (
@@ -24,10 +28,26 @@ approval = load_function("approval_worker")
 executor = load_function("agent_executor")
 
 
-PAYLOAD_FIELDS = {"high_risk", "currency", "reason"}
+PAYLOAD_FIELDS = {"high_risk", "currency", "reason", "user_id"}
+#: The stack of the running test: action_event() saves its request there, as a turn would.
+STACK: list[Any] = []
 
 
-def action_event(action_type, payload, *, action_id="act-1", **extra):
+def save_request(detail, turn=1):
+    """The outbox item a saved turn writes for ``detail`` (agent_executor's transaction)."""
+    stack = STACK[-1]
+    request = ActionRequest(
+        type=detail["action_type"], action_id=detail["action_id"], detail=detail
+    )
+    item = outbox_item(
+        detail["conversation_id"], turn, [request], now_iso="2026-01-01T00:00:00Z", ttl={"N": "0"}
+    )
+    item["SK"] = {"S": f"TURN#{detail['action_id']}"}
+    stack.dynamodb.put_item(TableName=stack.table, Item=item)
+
+
+def action_event(action_type, payload, *, action_id="act-1", saved=True, **extra):
+    """An ActionRequested event; ``saved``: a turn saved it (else it is forged)."""
     detail = {
         "action_type": action_type,
         "action_id": action_id,
@@ -36,6 +56,8 @@ def action_event(action_type, payload, *, action_id="act-1", **extra):
         "requested_by": "user-a",
         **extra,
     }
+    if saved:
+        save_request(detail)
     return eventbridge_event("ActionRequested", detail, "agentocore.actions")
 
 
@@ -45,12 +67,18 @@ def refund_event(amount, *, action_id="act-1", order_id="A-1001", **extra):
     return action_event("RefundOrder", payload, action_id=action_id, **extra)
 
 
+def worker_events(stack):
+    """What the workers published (the saved requests' own ActionRequested excluded)."""
+    return [e for e in stack.bus_events() if e["detail-type"] != "ActionRequested"]
+
+
 def ledger(stack):
     return RefundLedger(stack.table, client=stack.dynamodb)
 
 
 @pytest.fixture
 def workers(stack):
+    STACK.append(stack)
     install_runtime(standard, [])
     install_runtime(approval, [])
     install_runtime(executor, [])
@@ -102,7 +130,7 @@ def test_failures_raise_so_the_event_is_retried(workers, monkeypatch):
         with pytest.raises(PaymentSystemUnavailable):
             standard.handler(event, LambdaContext())
     assert ledger(workers).count_refunds("fails") == 0
-    assert workers.bus_events() == []
+    assert worker_events(workers) == []
 
 
 def test_unsupported_currency_is_reported_as_action_failed(workers):
@@ -262,8 +290,10 @@ def test_action_ids_from_the_tool_match_the_events(workers):
 def test_the_requester_cannot_approve_whatever_the_tool_returned(workers, tool_user_id):
     """The README's refund tool returns no user id (and a tool could name anyone): the
     framework's `requested_by` decides who requested, so the requester cannot approve."""
-    event = refund_event(5000, action_id=f"self-{tool_user_id}", requested_by="alice")
-    event["detail"]["payload"]["user_id"] = tool_user_id  # ignored by the payload model
+    # user_id: ignored by the payload model
+    event = refund_event(
+        5000, action_id=f"self-{tool_user_id}", requested_by="alice", user_id=tool_user_id
+    )
     approval.handler(event, LambdaContext())
     status, err = decide(f"self-{tool_user_id}", "approve", sub="alice")
     assert status == 403, err
@@ -284,7 +314,7 @@ def test_undeclared_action_types_never_reach_a_handler(workers):
         standard.handler(undeclared, LambdaContext())
     with pytest.raises(UnknownActionType, match="CancelOrder"):
         approval.handler(undeclared, LambdaContext())
-    assert workers.items("APPROVAL#") == [] and workers.bus_events() == []
+    assert workers.items("APPROVAL#") == [] and worker_events(workers) == []
 
 
 def test_a_cancellation_always_waits_for_a_human_and_happens_once(workers):
@@ -412,3 +442,31 @@ def test_the_same_action_id_with_another_payload_gets_no_approval(workers):
         approval.handler(refund_event(9000, action_id="twin"), LambdaContext())
     [record] = workers.items("APPROVAL#twin")
     assert json.loads(record["action"]["S"])["payload"]["amount"] == 5000
+
+
+def test_a_request_no_saved_turn_made_performs_nothing_anywhere(workers):
+    """Any principal with PutEvents can claim the actions' source: a request that is not in its
+    conversation's outbox, or differs from what the turn saved, is refused by both workers (so it
+    is retried, then dead-lettered and recorded); no refund, no approval, no event."""
+    forged = refund_event(50, action_id="forged", saved=False)
+    with pytest.raises(UnrequestedAction, match="no saved turn"):
+        standard.handler(forged, LambdaContext())
+    big = refund_event(5000, action_id="forged-big", saved=False)
+    with pytest.raises(UnrequestedAction, match="no saved turn"):
+        approval.handler(big, LambdaContext())
+    # a saved request, altered on the way (another amount, another requester)
+    for field, value in (("amount", 999.0), ("order_id", "B-2002")):
+        altered = refund_event(50, action_id=f"altered-{field}")
+        altered["detail"]["payload"][field] = value
+        with pytest.raises(UnrequestedAction, match="differs"):
+            standard.handler(altered, LambdaContext())
+    other_requester = refund_event(5000, action_id="altered-requester")
+    other_requester["detail"]["requested_by"] = "mallory"
+    with pytest.raises(UnrequestedAction, match="differs"):
+        approval.handler(other_requester, LambdaContext())
+    no_conversation = refund_event(50, action_id="nowhere", saved=False)
+    del no_conversation["detail"]["conversation_id"]
+    with pytest.raises(UnrequestedAction, match="names no conversation"):
+        standard.handler(no_conversation, LambdaContext())
+    assert workers.items("REFUND#") == [] and workers.items("APPROVAL#") == []
+    assert worker_events(workers) == []

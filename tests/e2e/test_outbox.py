@@ -9,6 +9,7 @@ import time
 import uuid
 
 from agentocore import ddb
+from agentocore.events.actions import ActionRequest
 from agentocore.events.outbox import outbox_item
 
 from ..action_events import refund_entry
@@ -40,14 +41,15 @@ def test_a_relay_that_cannot_publish_ends_in_the_dlq_and_is_republished(aws, out
     with republish_older_than_s: the action is published and performed once."""
     conversation = f"e2e-outbox-{uuid.uuid4().hex[:6]}"
     action_id = f"outbox-{uuid.uuid4().hex[:8]}"
-    good = refund_entry(outputs["event_bus_name"], action_id)
+    good = refund_entry(outputs["event_bus_name"], action_id, conversation_id=conversation)
     good.pop("EventBusName")
     bad = {**good, "Detail": "{not json"}
     now = time.time()
+    detail = json.loads(good["Detail"])
     item = outbox_item(
         conversation,
         1,
-        [],
+        [ActionRequest(type="RefundOrder", action_id=action_id, detail=detail)],
         now_iso=ddb.iso(now - 60),
         ttl=ddb.n(int(now) + 3600),
         entries=json.dumps([bad]),

@@ -88,19 +88,28 @@ locals {
       write = ["FAILURE#*"]
     }
   }
+  # named lists of key patterns -> their two conditions
+  key_conditions = { for name, keys in merge(
+    { for fn, keys in local.table_keys : "${fn}.read" => keys.read },
+    { for fn, keys in local.table_keys : "${fn}.write" => keys.write },
+    { approvals_index = ["APPROVALS#*"], outbox = ["OUTBOX#*"] },
+    ) : name => [
+    { test = "ForAllValues:StringLike", variable = "dynamodb:LeadingKeys", values = keys },
+    { test = "Null", variable = "dynamodb:LeadingKeys", values = ["false"] },
+  ] }
   table_statements = { for fn, keys in local.table_keys : fn => [
-    for sid, spec in {
-      ReadItems  = { actions = ["dynamodb:GetItem", "dynamodb:Query"], keys = keys.read }
-      WriteItems = { actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"], keys = keys.write }
-      } : {
-      sid       = sid
-      actions   = spec.actions
-      resources = [local.table_arn]
-      conditions = [
-        { test = "ForAllValues:StringLike", variable = "dynamodb:LeadingKeys", values = spec.keys },
-        { test = "Null", variable = "dynamodb:LeadingKeys", values = ["false"] },
-      ]
-    }
+    {
+      sid        = "ReadItems"
+      actions    = ["dynamodb:GetItem", "dynamodb:Query"]
+      resources  = [local.table_arn]
+      conditions = local.key_conditions["${fn}.read"]
+    },
+    {
+      sid        = "WriteItems"
+      actions    = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
+      resources  = [local.table_arn]
+      conditions = local.key_conditions["${fn}.write"]
+    },
   ] }
 
   # Each function publishes only its own source and detail-types (both keys are multivalued:
@@ -192,13 +201,10 @@ locals {
       timeout_s   = local.timeouts.approval_worker
       statements = concat(local.table_statements.approval_worker, [
         {
-          sid       = "PendingApprovals" # the approvals' list: APPROVALS#<status> on the index
-          actions   = ["dynamodb:Query"]
-          resources = [local.table_index]
-          conditions = [
-            { test = "ForAllValues:StringLike", variable = "dynamodb:LeadingKeys", values = ["APPROVALS#*"] },
-            { test = "Null", variable = "dynamodb:LeadingKeys", values = ["false"] },
-          ]
+          sid        = "PendingApprovals" # the approvals' list: APPROVALS#<status> on the index
+          actions    = ["dynamodb:Query"]
+          resources  = [local.table_index]
+          conditions = local.key_conditions.approvals_index
         },
         {
           sid        = "NotifyApprovers"
@@ -241,13 +247,10 @@ locals {
           resources = ["${local.table_arn}/stream/*"]
         },
         {
-          sid       = "ReadOutbox"
-          actions   = ["dynamodb:GetItem"]
-          resources = [local.table_arn]
-          conditions = [
-            { test = "ForAllValues:StringLike", variable = "dynamodb:LeadingKeys", values = ["OUTBOX#*"] },
-            { test = "Null", variable = "dynamodb:LeadingKeys", values = ["false"] },
-          ]
+          sid        = "ReadOutbox"
+          actions    = ["dynamodb:GetItem"]
+          resources  = [local.table_arn]
+          conditions = local.key_conditions.outbox
         },
         {
           # mark an outbox item published: its keys and the two marker attributes only (the
@@ -255,11 +258,9 @@ locals {
           sid       = "MarkPublished"
           actions   = ["dynamodb:UpdateItem"]
           resources = [local.table_arn]
-          conditions = [
-            { test = "ForAllValues:StringLike", variable = "dynamodb:LeadingKeys", values = ["OUTBOX#*"] },
-            { test = "Null", variable = "dynamodb:LeadingKeys", values = ["false"] },
+          conditions = concat(local.key_conditions.outbox, [
             { test = "ForAllValues:StringEquals", variable = "dynamodb:Attributes", values = ["PK", "SK", "published_at", "outbox_pending"] },
-          ]
+          ])
         },
         {
           sid       = "PendingOutbox"

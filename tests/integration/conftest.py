@@ -15,6 +15,8 @@ from typing import Any
 import boto3
 import pytest
 
+from ..iam.state import managed
+
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
 
 
@@ -67,15 +69,7 @@ def outputs() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def resources() -> list[dict[str, Any]]:
     """Every resource in the Terraform state (all modules), fully resolved."""
-    state = _load("AGENTOCORE_TF_STATE")
-
-    def walk(module: dict[str, Any]) -> list[dict[str, Any]]:
-        found = [r for r in module.get("resources", []) if r["mode"] == "managed"]
-        for child in module.get("child_modules", []):
-            found += walk(child)
-        return found
-
-    return walk(state["values"]["root_module"])
+    return managed(_load("AGENTOCORE_TF_STATE"))
 
 
 @pytest.fixture(scope="session")

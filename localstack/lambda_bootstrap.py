@@ -33,7 +33,7 @@ class Context:
         )
         self.aws_request_id = os.environ.get("AGENTOCORE_REQUEST_ID") or str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = self.aws_request_id
+        self.log_stream_name = os.environ.get("AGENTOCORE_LOG_STREAM") or self.aws_request_id
         self._deadline = deadline
 
     def get_remaining_time_in_millis(self) -> int:

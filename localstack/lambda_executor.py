@@ -6,8 +6,8 @@ the deployed function zip, with its layers on the path, in a subprocess with the
 environment and timeout, pointed at the emulator.
 
 What AWS invokes asynchronously (``InvocationType=Event``, EventBridge targets, S3 bucket
-notifications) goes through one mechanism, :func:`invoke_async`: queued, the caller answered at
-once, retried per the function's event invoke config, then dead-lettered.
+notifications, SNS subscriptions) goes through one mechanism, :func:`invoke_async`: queued, the
+caller answered at once, retried per the function's event invoke config, then dead-lettered.
 """
 
 from __future__ import annotations
@@ -74,10 +74,15 @@ def layer_dirs(fn: Any) -> list[str]:
     return dirs
 
 
-def run_function(fn: Any, event: Any, endpoint: str) -> tuple[str, bool, str]:
-    """Execute one invocation; returns (payload JSON, errored, log text)."""
+def run_function(
+    fn: Any, event: Any, endpoint: str, request_id: str | None = None
+) -> tuple[str, bool, str]:
+    """Execute one invocation; returns (payload JSON, errored, log text). ``request_id``: the
+    invocation's (Lambda retries an asynchronous event under its first request id)."""
     code_dir = unpack(fn.code_bytes, "function")
-    request_id = str(uuid.uuid4())
+    request_id = request_id or str(uuid.uuid4())
+    # a log stream per execution environment, as Lambda names them (each run is a new one)
+    stream = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
@@ -93,6 +98,7 @@ def run_function(fn: Any, event: Any, endpoint: str) -> tuple[str, bool, str]:
         "AWS_ENDPOINT_URL": endpoint,
         "AGENTOCORE_TIMEOUT_S": str(fn.timeout),
         "AGENTOCORE_REQUEST_ID": request_id,
+        "AGENTOCORE_LOG_STREAM": stream,
         # No X-Ray daemon runs locally; Powertools Tracer becomes a no-op instead of warning.
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
@@ -158,7 +164,7 @@ def run_function(fn: Any, event: Any, endpoint: str) -> tuple[str, bool, str]:
             }
         elapsed = (time.monotonic() - started) * 1000
     logs += f"\nREPORT RequestId: {request_id} Duration: {elapsed:.1f} ms\n"
-    _write_logs(fn, request_id, logs)
+    _write_logs(fn, stream, logs)
     return json.dumps(result["payload"], default=str), not result["ok"], logs
 
 
@@ -277,6 +283,40 @@ def _give_up(fn: Any, event: Any, condition: str, attempts: int, payload: str | 
         _log.warning("%s: asynchronous event dropped (%s)", fn.function_name, condition)
 
 
+def sns_event(
+    subscription: Any,
+    message: str,
+    message_id: str,
+    subject: str | None,
+    attributes: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The event SNS hands a subscribed function: one record with the topic, the message id,
+    the subject and the message attributes (``{"Type", "Value"}``) of the publish."""
+    topic_arn = subscription.topic.arn
+    return {
+        "Records": [
+            {
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription.arn,
+                "EventSource": "aws:sns",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": message_id,
+                    "TopicArn": topic_arn,
+                    "Subject": subject,
+                    "Message": message,
+                    "Timestamp": datetime.now(UTC).isoformat(timespec="milliseconds")[:-6] + "Z",
+                    "SignatureVersion": "1",
+                    "Signature": "EXAMPLE",
+                    "SigningCertUrl": "https://sns.local/cert.pem",
+                    "UnsubscribeUrl": f"https://sns.local/?Action=Unsubscribe&SubscriptionArn={subscription.arn}",
+                    "MessageAttributes": dict(attributes or {}),
+                },
+            }
+        ]
+    }
+
+
 def invoke_async(fn: Any, event: Any, endpoint: str) -> None:
     """Lambda's asynchronous invocation: the event is queued and the caller answered at once;
     it is tried, retried up to MaximumRetryAttempts times (default 2) while it is not older than
@@ -286,6 +326,7 @@ def invoke_async(fn: Any, event: Any, endpoint: str) -> None:
     retries = int(settings.get("MaximumRetryAttempts", ASYNC_RETRIES))
     max_age = float(settings.get("MaximumEventAgeInSeconds", ASYNC_MAX_AGE_S))
     queued = _clock()
+    request_id = str(uuid.uuid4())  # the same for every attempt, as Lambda's retries keep it
 
     def work() -> None:
         attempts, payload = 0, None
@@ -293,7 +334,7 @@ def invoke_async(fn: Any, event: Any, endpoint: str) -> None:
             if _clock() - queued > max_age:
                 _give_up(fn, event, "EventAgeExceeded", attempts, payload)
                 return
-            payload, errored, _logs = run_function(fn, event, endpoint)
+            payload, errored, _logs = run_function(fn, event, endpoint, request_id)
             attempts += 1
             if not errored:
                 return
@@ -341,7 +382,8 @@ def deliver_event_to_lambda(
 
 def install(endpoint: str) -> None:
     """Patch moto: subprocess execution, async invoke semantics for Invoke (Event), EventBridge
-    Lambda targets and S3 notifications, SQS mapping records, event invoke configs."""
+    Lambda targets, S3 notifications and SNS subscriptions, SQS mapping records, event invoke
+    configs."""
     from moto.awslambda.models import LambdaFunction
     from moto.events.models import EventTemplateParser, Rule
 
@@ -379,6 +421,34 @@ def install(endpoint: str) -> None:
         invoke_async(fn, event_body, endpoint)
 
     s3_notifications._invoke_awslambda = _invoke_awslambda
+
+    from moto.sns.models import Subscription
+
+    original_publish = Subscription.publish
+
+    def publish(self: Any, message: str, message_id: str, *args: Any, **kwargs: Any) -> None:
+        """SNS -> Lambda: asynchronous, with the real notification (moto invokes synchronously,
+        drops the function's errors and sends a fixed TopicArn, MessageId and attributes)."""
+        if self.protocol != "lambda":
+            return original_publish(self, message, message_id, *args, **kwargs)
+        subject = kwargs.get("subject", args[0] if args else None)
+        attributes = kwargs.get("message_attributes", args[1] if len(args) > 1 else None)
+        if self._filter_policy_matcher is not None and not self._filter_policy_matcher.matches(
+            attributes, message
+        ):
+            return None
+        from moto.awslambda.utils import get_backend
+
+        region = self.endpoint.split(":")[3]
+        try:
+            fn = get_backend(self.account_id, region).get_function(self.endpoint)
+        except Exception:  # the function is gone: SNS's delivery fails, the publish does not
+            _log.warning("SNS delivery to %s dropped: no such function", self.endpoint)
+            return None
+        invoke_async(fn, sns_event(self, message, message_id, subject, attributes), endpoint)
+        return None
+
+    Subscription.publish = publish  # type: ignore[method-assign]
 
     original_send = Rule.send_to_targets
 

@@ -276,3 +276,59 @@ def test_through_the_emulator_server(tmp_path: Path) -> None:
     assert message["MessageAttributes"]["ErrorMessage"]["StringValue"] == (
         "RuntimeError: forced failure"
     )
+
+
+# Notes the whole event and the request id; fails when FAIL is set.
+SNS_HANDLER = """
+import json, os
+def handler(event, context):
+    with open(os.environ["OUT"], "a") as f:
+        f.write(json.dumps({**event, "request_id": context.aws_request_id}) + "\\n")
+    if os.environ.get("FAIL"):
+        raise RuntimeError("forced failure")
+"""
+
+
+def test_sns_invokes_subscribers_asynchronously_with_the_real_notification(
+    inbox: Inbox, tmp_path: Path
+) -> None:
+    """moto invoked SNS subscribers synchronously, dropped their errors and sent a fixed
+    TopicArn, MessageId and attributes; the hook sends what was published, asynchronously."""
+    url, dlq = inbox.queue("listener-dlq")
+    out = tmp_path / "sns.jsonl"
+    role = boto3.client("iam", **inbox.kw).create_role(
+        RoleName="sns-listener", AssumeRolePolicyDocument="{}"
+    )["Role"]["Arn"]
+    arn = inbox.lam.create_function(
+        FunctionName="listener",
+        Runtime="python3.12",
+        Role=role,
+        Handler="handler.handler",
+        Code={"ZipFile": zip_of(SNS_HANDLER)},
+        Environment={"Variables": {"OUT": str(out), "FAIL": "1"}},
+        DeadLetterConfig={"TargetArn": dlq},
+    )["FunctionArn"]
+    inbox.lam.put_function_event_invoke_config(FunctionName="listener", MaximumRetryAttempts=1)
+    sns = boto3.client("sns", **inbox.kw)
+    topic = sns.create_topic(Name="inbound")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=arn)
+    message_id = sns.publish(
+        TopicArn=topic,
+        Message="hello",
+        Subject="greeting",
+        MessageAttributes={"conversation_id": {"DataType": "String", "StringValue": "c9"}},
+    )["MessageId"]  # the function's error is not the publisher's
+    settle()
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(events) == 2  # the first try and 1 retry, under one request id (as Lambda's)
+    assert events[0]["request_id"] == events[1]["request_id"]
+    record = events[0]["Records"][0]
+    assert record["EventSource"] == "aws:sns" and record["EventSubscriptionArn"].startswith(topic)
+    notification = record["Sns"]
+    assert (notification["TopicArn"], notification["MessageId"]) == (topic, message_id)
+    assert (notification["Message"], notification["Subject"]) == ("hello", "greeting")
+    assert notification["MessageAttributes"] == {
+        "conversation_id": {"Type": "String", "Value": "c9"}
+    }
+    [dead] = inbox.messages(url)
+    assert json.loads(dead["Body"])["Records"][0]["Sns"]["MessageId"] == message_id

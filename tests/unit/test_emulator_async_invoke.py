@@ -9,10 +9,8 @@ subprocesses and write what they saw to a file); one test runs the emulator's se
 
 from __future__ import annotations
 
-import io
 import json
 import sys
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,8 @@ import pytest
 from moto import mock_aws
 
 from agentocore.workers.failures import describe
+
+from .lambda_zip import zip_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "localstack"))
 import emulator
@@ -50,13 +50,6 @@ def handler(event, context):
         raise RuntimeError("forced failure")
     return {"ok": True}
 """
-
-
-def zip_of(source: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("handler.py", source)
-    return buf.getvalue()
 
 
 class Inbox:

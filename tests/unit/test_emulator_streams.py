@@ -8,11 +8,9 @@ runs the emulator on a free 127.0.0.1 port, the function writing into its SQS.""
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 import time
-import zipfile
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,8 @@ import pytest
 from moto import mock_aws
 
 from agentocore.workers.failures import STREAM_DETAIL_TYPE, describe
+
+from .lambda_zip import zip_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "localstack"))
 import emulator
@@ -62,13 +62,6 @@ OUTBOX_FILTER = {
         }
     ]
 }
-
-
-def zip_of(source: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("handler.py", source)
-    return buf.getvalue()
 
 
 @pytest.fixture

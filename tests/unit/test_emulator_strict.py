@@ -4,11 +4,9 @@ configurations AWS rejects (in-process, moto + the emulator's hooks)."""
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 import time
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +17,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
+
+from .lambda_zip import zip_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "localstack"))
 import emulator
@@ -183,13 +183,6 @@ def handler(event, context):
         f.write(json.dumps([r["eventName"] for r in event["Records"]]) + "\\n")
     return {"ok": True}
 """
-
-
-def zip_of(source: str) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("handler.py", source)
-    return buf.getvalue()
 
 
 def test_stream_lambda_calling_dynamodb_back_does_not_deadlock(tmp_path: Path) -> None:

@@ -41,13 +41,19 @@ def action_entry(
 
 
 def refund_entry(
-    bus: str, action_id: str, *, order_id: str = "A-1001", amount: float = 50, **payload: Any
+    bus: str,
+    action_id: str,
+    *,
+    order_id: str = "A-1001",
+    amount: float = 50,
+    conversation_id: str = CONVERSATION,
+    **payload: Any,
 ) -> dict[str, str]:
     """A RefundOrder request of the example app, its payload complete as the framework writes
     it (without ``high_risk`` it would take the approval path: no proof it needs none)."""
     body = {"order_id": order_id, "amount": amount, "currency": "USD", "high_risk": False}
     body.update(payload)
-    return action_entry(bus, "RefundOrder", body, action_id)
+    return action_entry(bus, "RefundOrder", body, action_id, conversation_id=conversation_id)
 
 
 def save(aws: Any, table: str, *entries: dict[str, str]) -> None:

@@ -73,22 +73,34 @@ class BedrockConverse:
         return self._client.get()
 
     def converse(self, request: ConverseRequest) -> ConverseResponse:
-        from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+        from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
         try:
             response: ConverseResponse = self.client.converse(modelId=self._model_id, **request)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", ""))
-            message = str(error.get("Message", exc))
-            if code in RETRYABLE_CODES:
-                raise RetryableModelError(f"{code}: {message}", code) from exc
-            if code == "ValidationException" and any(
-                m in message.lower() for m in _CONTEXT_MARKERS
-            ):
-                raise ContextWindowExceeded(message) from exc
-            raise ModelError(f"{code}: {message}") from exc
-        except (ConnectionError, ReadTimeoutError) as exc:
-            raise RetryableModelError(str(exc), type(exc).__name__) from exc
+        except (ClientError, ConnectionError, HTTPClientError) as exc:
+            raise provider_error(exc) from exc
         response.pop("ResponseMetadata", None)
         return response
+
+
+def provider_error(exc: Exception) -> ModelError:
+    """The provider error for a failed Converse (or ConverseStream) call.
+
+    Codes match in either case: ConverseStream's in-stream error events are lower camel case
+    (``throttlingException``). Transport failures (read timeouts, closed connections, endpoint
+    errors) are retryable; ``ValidationException`` about the input's length is
+    :class:`ContextWindowExceeded`.
+    """
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return RetryableModelError(str(exc), type(exc).__name__)
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    message = str(error.get("Message", exc))
+    canonical = code[:1].upper() + code[1:]
+    if canonical in RETRYABLE_CODES:
+        return RetryableModelError(f"{code}: {message}", canonical)
+    if canonical == "ValidationException" and any(m in message.lower() for m in _CONTEXT_MARKERS):
+        return ContextWindowExceeded(message)
+    return ModelError(f"{code}: {message}")

@@ -1,8 +1,9 @@
 """Model providers by name: ``AGENTOCORE_MODEL=<provider>:<model id>``.
 
 Built in: ``bedrock:<model id or inference profile>``, ``local:<model>`` (a small open model on
-the CPU; plain ``local`` means its default model), ``rules:v1`` (the offline deterministic model)
-and ``scripted:<path to JSON script>``.
+the CPU; plain ``local`` means its default model), ``rules:v1`` (the offline deterministic model),
+``scripted:<path to JSON script>`` and ``chaos:<rate>:<seed>:<inner spec>`` (any of them with
+faults injected by seeded chance, see :mod:`agentocore.models.chaos`).
 Other packages add providers with :func:`register_provider` or the entry-point group
 ``agentocore.model_providers`` (``name = "pkg.module:factory"``); a factory takes the model id
 and returns a :class:`~agentocore.models.base.ModelProvider`.
@@ -70,6 +71,12 @@ def _local(model_id: str) -> ModelProvider:
     return create(model_id)
 
 
+def _chaos(spec: str) -> ModelProvider:
+    from agentocore.models.chaos import from_spec
+
+    return from_spec(spec)
+
+
 def _load_entry_points() -> None:
     global _entry_points_loaded
     if _entry_points_loaded:
@@ -110,4 +117,5 @@ def create_model(spec: str) -> ModelProvider:
 register_provider("bedrock", _bedrock)
 register_provider("scripted", _scripted)
 register_provider("rules", _rules)
+register_provider("chaos", _chaos)
 register_provider("local", _local, default_model="gemma3-270m")

@@ -172,6 +172,20 @@ def test_refused_call_at_the_bound_is_a_tool_result_the_loop_sends_back():
     agent.executor.shutdown(wait=True)
 
 
+def test_no_thread_left_for_a_call_is_an_unavailable_result_not_an_exception(monkeypatch):
+    def cannot_start(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    executor = ToolExecutor(HungTools().registry)
+    monkeypatch.setattr(threading.Thread, "start", cannot_start)
+    [outcome] = executor.execute([call("quick")], ToolContext())
+    monkeypatch.undo()
+    assert outcome.status == "unavailable"
+    assert "no thread could be started for it" in (outcome.error or "")
+    assert outcome.result["toolResult"]["status"] == "error"
+    executor.shutdown(wait=True)
+
+
 # --- tool output that is not plain JSON ------------------------------------------------------
 
 

@@ -125,29 +125,33 @@ class ToolExecutor:
         for tu in tool_uses:
             job = _Job()
             submitted = self._submit(tu, ctx, job)
-            pending.append(self._unavailable(tu) if submitted is None else (tu, job, *submitted))
+            pending.append((tu, job, *submitted) if isinstance(submitted, tuple) else submitted)
         return [p if isinstance(p, ToolOutcome) else self._await(*p) for p in pending]
 
     def _submit(
         self, tu: dict[str, Any], ctx: ToolContext, job: _Job
-    ) -> tuple[_Pool, Future[ToolOutcome]] | None:
-        """Start the call on the current pool; None while too many abandoned calls run."""
+    ) -> tuple[_Pool, Future[ToolOutcome]] | ToolOutcome:
+        """Start the call on the current pool, or an ``unavailable`` outcome when it cannot."""
         with self._lock:
-            if self._abandoned >= self.max_abandoned:
-                return None
-            if self._pool is None:
-                self._pool = _Pool(self.concurrency)
-            job.submitted_at = time.monotonic()
-            return self._pool, self._pool.threads.submit(self._run, tu, ctx, job)
-
-    def _unavailable(self, tu: dict[str, Any]) -> ToolOutcome:
+            abandoned = self._abandoned
+            if abandoned < self.max_abandoned:
+                if self._pool is None:
+                    self._pool = _Pool(self.concurrency)
+                job.submitted_at = time.monotonic()
+                try:
+                    return self._pool, self._pool.threads.submit(self._run, tu, ctx, job)
+                except RuntimeError as exc:  # "can't start new thread": the process's limit
+                    job.abandoned = True  # if it runs later after all, it requests nothing
+                    reason = f"no thread could be started for it ({exc})"
+            else:
+                reason = (
+                    f"{abandoned} earlier tool calls that timed out are still running "
+                    f"(limit {self.max_abandoned})"
+                )
         name = str(tu.get("name", ""))
         tool_use_id = str(tu.get("toolUseId", ""))
-        msg = (
-            f"tool '{name}' was not run: {self._abandoned} earlier tool calls that timed out are "
-            f"still running (limit {self.max_abandoned}). Answer without it for now."
-        )
-        log.error("tool calls refused", extra={"tool": name, "abandoned": self._abandoned})
+        msg = f"tool '{name}' was not run: {reason}. Answer without it for now."
+        log.error("tool call refused", extra={"tool": name, "abandoned": abandoned})
         return ToolOutcome(
             tool_use_id, name, "unavailable", 0.0, results.error(tool_use_id, msg), msg
         )

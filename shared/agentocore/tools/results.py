@@ -29,6 +29,8 @@ _MAX_SHOWN_VALUE = 120
 MAX_DEPTH = 64
 #: Integral Decimals up to this many digits stay integers (DynamoDB numbers have 38).
 _MAX_INT_DIGITS = 40
+#: Longer ints become text (json refuses ints of more than 4300 digits by default).
+_MAX_INT_BITS = 4096
 
 
 class OutputError(ValueError):
@@ -44,10 +46,6 @@ def success(tool_use_id: str, output: Any) -> ContentBlock:
     else:
         doc = jsonable(output)
         content = [{"json": doc if isinstance(doc, dict) else {"result": doc}}]
-    try:
-        json.dumps(content, allow_nan=False)
-    except (TypeError, ValueError) as exc:  # e.g. an int too long to print
-        raise OutputError(f"not JSON-serializable: {exc}") from exc
     return {"toolResult": {"toolUseId": tool_use_id, "content": content, "status": "success"}}
 
 
@@ -72,18 +70,47 @@ def jsonable(value: Any) -> Any:
     "-Infinity", lone surrogates in text -> U+FFFD, non-str keys -> their JSON text; other types
     as pydantic serializes them (timedelta, Path, ...). Raises :class:`OutputError`, naming the
     path, for anything else, cycles and nesting deeper than :data:`MAX_DEPTH`."""
-    return _convert(value, "result", 0, set())
+    try:
+        return _convert(value, 0, set())
+    except _Unusable as exc:
+        path = "result" + "".join(reversed(exc.path))
+        if len(path) > _MAX_SHOWN_VALUE:
+            path = "..." + path[-_MAX_SHOWN_VALUE:]
+        raise OutputError(f"{path}: {exc.problem}") from exc.__cause__
 
 
-def _convert(value: Any, path: str, depth: int, seen: set[int]) -> Any:
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str):
+class _Unusable(Exception):
+    """A value that cannot be converted; ``path`` is filled in (innermost first) on the way
+    out, so a successful conversion builds no paths."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.path: list[str] = []
+
+
+def _convert(value: Any, depth: int, seen: set[int]) -> Any:
+    kind = type(value)
+    if kind is str:
         return _text(value)
-    if isinstance(value, int) and not isinstance(value, enum.Enum):
-        return int(value)
-    if isinstance(value, float) and not isinstance(value, enum.Enum):
-        return _float(float(value))
+    if value is None or kind is bool:
+        return value
+    if kind is int:
+        return value if value.bit_length() <= _MAX_INT_BITS else _long(value)
+    if kind is float:
+        return _float(value)
+    if kind is dict or kind is list:
+        return _nested(value, depth, seen)
+    return _other(value, depth, seen)
+
+
+def _other(value: Any, depth: int, seen: set[int]) -> Any:
+    if isinstance(value, str):  # a str subclass (StrEnum): its text
+        return _text(str.__str__(value))
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int | float) and not isinstance(value, enum.Enum):
+        return _convert(int(value) if isinstance(value, int) else float(value), depth, seen)
     if isinstance(value, Decimal):
         return _decimal(value)
     if isinstance(value, datetime.date | datetime.time):  # datetime is a date
@@ -93,53 +120,77 @@ def _convert(value: Any, path: str, depth: int, seen: set[int]) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, enum.Enum):
-        return _convert(value.value, path, depth, seen)
+        return _convert(value.value, depth, seen)
+    return _nested(value, depth, seen)
+
+
+def _nested(value: Any, depth: int, seen: set[int]) -> Any:
     if depth >= MAX_DEPTH:
-        raise OutputError(f"{_at(path)}: nested deeper than {MAX_DEPTH} levels")
+        raise _Unusable(f"nested deeper than {MAX_DEPTH} levels")
     if id(value) in seen:
-        raise OutputError(f"{_at(path)}: circular reference")
+        raise _Unusable("circular reference")
     seen.add(id(value))
     try:
-        return _container(value, path, depth + 1, seen)
+        return _container(value, depth + 1, seen)
     finally:
         seen.discard(id(value))
 
 
-def _container(value: Any, path: str, depth: int, seen: set[int]) -> Any:
-    if isinstance(value, Mapping):
-        return {_key(k, path): _convert(v, f"{path}.{k}", depth, seen) for k, v in value.items()}
-    if isinstance(value, Sequence | Iterator):  # list, tuple, deque, generator (str is done)
-        return [_convert(v, f"{path}[{i}]", depth, seen) for i, v in enumerate(value)]
+def _container(value: Any, depth: int, seen: set[int]) -> Any:
+    if type(value) is dict or isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            try:
+                out[_key(k)] = _convert(v, depth, seen)
+            except _Unusable as exc:
+                exc.path.append(f".{k}")
+                raise
+        return out
+    if type(value) is list or isinstance(value, Sequence | Iterator):  # tuple, generator, ...
+        items: list[Any] = []
+        for i, v in enumerate(value):
+            try:
+                items.append(_convert(v, depth, seen))
+            except _Unusable as exc:
+                exc.path.append(f"[{i}]")
+                raise
+        return items
     if isinstance(value, AbstractSet):
-        items = [_convert(v, f"{path}[]", depth, seen) for v in value]
-        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+        try:
+            members = [_convert(v, depth, seen) for v in value]
+        except _Unusable as exc:
+            exc.path.append("[]")
+            raise
+        return sorted(members, key=lambda v: json.dumps(v, sort_keys=True))
     if isinstance(value, BaseModel):
         try:
             dumped = value.model_dump(mode="json")  # the model's own JSON form
         except PydanticSerializationError:
             dumped = value.model_dump()
-        return _convert(dumped, path, depth, seen)
+        return _convert(dumped, depth, seen)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-        return _convert(fields, path, depth, seen)
+        return _convert(fields, depth, seen)
     try:
-        plain = to_jsonable_python(value)  # timedelta, Path, IP addresses, iterators, ...
+        plain = to_jsonable_python(value)  # timedelta, Path, IP addresses, ...
     except (PydanticSerializationError, TypeError, ValueError) as exc:
-        msg = f"{_at(path)}: {type(value).__name__} is not JSON-serializable"
-        raise OutputError(msg) from exc
-    return _convert(plain, path, depth, seen)
+        raise _Unusable(f"{type(value).__name__} is not JSON-serializable") from exc
+    return _convert(plain, depth, seen)
 
 
-def _at(path: str) -> str:
-    return path if len(path) <= _MAX_SHOWN_VALUE else "..." + path[-_MAX_SHOWN_VALUE:]
-
-
-def _key(key: Any, path: str) -> str:
+def _key(key: Any) -> str:
     """An object key: strings as they are, scalars as JSON spells them (``1``, ``true``)."""
-    if isinstance(key, str):
+    if type(key) is str:
         return _text(key)
-    plain = _convert(key, f"{path}.<key>", 0, set())
+    plain = _convert(key, MAX_DEPTH - 1, set())
     return plain if isinstance(plain, str) else json.dumps(plain, sort_keys=True)
+
+
+def _long(value: int) -> str:
+    try:
+        return str(value)
+    except ValueError as exc:  # longer than Python prints (sys.get_int_max_str_digits)
+        raise _Unusable(f"an integer of {value.bit_length()} bits is too long") from exc
 
 
 def _float(value: float) -> float | str:

@@ -176,11 +176,12 @@ class ChaosModel:
         content: list[ContentBlock] = list(message.get("content") or [])
         texts = [b for b in content if "text" in b]
         uses = [b for b in content if "toolUse" in b]
-        use = copy.deepcopy(uses[0]["toolUse"]) if uses else self._invented_use(request, rng)
-        if fault == "max_tokens_mid_tool":
+        if fault == "max_tokens_mid_tool":  # the last call is cut off
+            use = copy.deepcopy(uses[-1]["toolUse"]) if uses else self._invented_use(request, rng)
             use["input"] = truncated(use.get("input"))
-            blocks, stop = [*texts, {"toolUse": use}], "max_tokens"
+            blocks, stop = [*texts, *uses[:-1], {"toolUse": use}], "max_tokens"
         else:
+            use = copy.deepcopy(uses[0]["toolUse"]) if uses else self._invented_use(request, rng)
             variant = rng.choice(("unknown_tool", "non_object_input", "bedrock_malformed"))
             if variant == "bedrock_malformed":  # Bedrock drops the unparseable call
                 blocks, stop = texts, "malformed_tool_use"

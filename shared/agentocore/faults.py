@@ -68,7 +68,8 @@ ENTRY_ERRORS = (
 class FaultyClient:
     """``client`` with faults: each call of an operation in ``operations`` (method or API names;
     all by default) fails with probability ``rate`` in one of ``kinds`` (the service's, by
-    default) that applies to it.
+    default) that applies to it (kinds another service's clients suffer are ignored here, so
+    one list can serve every client).
 
     - ``throttling``, ``provisioned_throughput``, ``internal_error``: the service's error, nothing
       done.
@@ -99,9 +100,10 @@ class FaultyClient:
             raise ValueError(f"fault rate must be within [0, 1], got {rate}")
         service = str(client.meta.service_model.service_name)
         offered = SERVICE_KINDS.get(service, GENERIC_KINDS)
-        unknown = set(kinds or ()) - set(offered)
+        known = {k for ks in SERVICE_KINDS.values() for k in ks}
+        unknown = set(kinds or ()) - known
         if unknown:
-            raise ValueError(f"{service} offers the kinds {', '.join(offered)}, not {unknown}")
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {sorted(known)}")
         mapping: dict[str, str] = dict(client.meta.method_to_api_mapping)
         names = set(mapping) if operations is None else set(operations)
         unknown_ops = names - set(mapping) - set(mapping.values())

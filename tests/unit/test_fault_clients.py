@@ -159,8 +159,11 @@ def test_a_seed_reproduces_the_same_faults(ddb):
 
 
 def test_unknown_kinds_and_operations_are_refused(ddb):
-    with pytest.raises(ValueError, match="offers the kinds"):
-        FaultyClient(ddb, rate=0.1, seed=1, kinds={"partial_failure"})
+    with pytest.raises(ValueError, match="unknown fault kinds"):
+        FaultyClient(ddb, rate=0.1, seed=1, kinds={"throttling", "gremlins"})
+    # one kinds list serves every client: another service's kinds are ignored
+    faulty = FaultyClient(ddb, rate=1.0, seed=1, kinds={"partial_failure", "timeout_before"})
+    assert faulty.kinds == ("timeout_before",)
     with pytest.raises(ValueError, match="no operations"):
         FaultyClient(ddb, rate=0.1, seed=1, operations={"put_events"})
     with pytest.raises(ValueError):

@@ -3,7 +3,9 @@
 Item: ``PK=APPROVAL#<id>``, ``SK=META``. The approval id is the action id, so a redelivered
 action event finds its approval instead of creating a second one. Pending approvals are listed
 through the table's one GSI by overloading its keys (``user_id = "APPROVALS#<status>"``,
-``updated_at`` = creation time): a Query, never a Scan.
+``updated_at`` = creation time): a Query, never a Scan. A decision is settled once its event is
+published and, for a rejection, its note written in the conversation (``noted``; ``note_turn``:
+the turn the note is claimed for, see :mod:`agentocore.workers.decisions`).
 """
 
 from __future__ import annotations
@@ -75,6 +77,15 @@ class Approval:
     reason: str | None = None
     event_published: bool = False
     notified: bool = False
+    noted: bool = False
+    note_turn: int | None = None
+
+    @property
+    def settled(self) -> bool:
+        """The decision's event is published and, for a rejection in a conversation, the
+        rejection note is written: nothing is left for a retry of the decision to do."""
+        needs_note = self.status == "rejected" and self.conversation_id is not None
+        return self.event_published and (self.noted or not needs_note)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +119,8 @@ def _from_item(item: dict[str, Any]) -> Approval:
         reason=ddb.get_str(item, "reason"),
         event_published=bool(item.get("event_published", {}).get("BOOL", False)),
         notified=bool(item.get("notified", {}).get("BOOL", False)),
+        noted=bool(item.get("noted", {}).get("BOOL", False)),
+        note_turn=ddb.get_int(item, "note_turn") if "note_turn" in item else None,
     )
 
 
@@ -193,9 +206,10 @@ class ApprovalStore(ddb.TableStore):
         """Move a pending approval to approved/rejected, atomically and once.
 
         Returns ``(approval, fresh)``: ``fresh`` is False when the same decision was already
-        recorded but its event was never published (a retry after a failed publish), so the
-        caller publishes again. Anything else on a decided approval raises AlreadyDecided; the
-        requester deciding their own action raises SelfApprovalForbidden.
+        recorded but is not :attr:`~Approval.settled` (a retry after a failed publish or a
+        failed rejection note), so the caller finishes it. Anything else on a decided approval
+        raises AlreadyDecided; the requester deciding their own action raises
+        SelfApprovalForbidden.
         """
         new_status = _DECIDED[decision]
         now = ddb.iso(self._clock())
@@ -227,18 +241,40 @@ class ApprovalStore(ddb.TableStore):
                 raise SelfApprovalForbidden(
                     "the user who requested an action cannot approve or reject it"
                 ) from None
-            if current.status == new_status and not current.event_published:
+            if current.status == new_status and not current.settled:
                 return current, False
             raise AlreadyDecided(
                 f"approval {approval_id} was already {current.status} by {current.decided_by}"
             ) from None
         return _from_item(item), True
 
-    def mark(self, approval_id: str, flag: Literal["event_published", "notified"]) -> None:
-        """Record that the decision's event reached the bus / approvers were notified."""
+    def mark(self, approval_id: str, flag: Literal["event_published", "notified", "noted"]) -> None:
+        """Record that the decision's event reached the bus / approvers were notified / the
+        rejection note is written (or there is no conversation to write it in)."""
         self.client.update_item(
             TableName=self.table_name,
             Key=self._key(approval_id),
             UpdateExpression=f"SET {flag} = :t",
             ExpressionAttributeValues={":t": {"BOOL": True}},
         )
+
+    def claim_note(self, approval_id: str, turn: int, *, previous: int | None) -> bool:
+        """Claim ``turn`` as the conversation turn of the rejection note, if the claim is still
+        ``previous`` (None: unclaimed). False when another attempt moved it first."""
+        values: dict[str, Any] = {":t": ddb.n(turn)}
+        if previous is None:
+            condition = "attribute_not_exists(note_turn)"
+        else:
+            condition = "note_turn = :prev"
+            values[":prev"] = ddb.n(previous)
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self._key(approval_id),
+                UpdateExpression="SET note_turn = :t",
+                ConditionExpression=f"attribute_exists(PK) AND {condition}",
+                ExpressionAttributeValues=values,
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True

@@ -1,0 +1,165 @@
+"""Runs seeded conversations through the real handlers with faults injected, checking the
+invariants after every step; each conversation gets its own AWS (moto), cold functions and
+injectors seeded by its seed alone, so ``--seed N --conversations 1`` replays it exactly."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from agentocore.budget.pricing import PricingTable
+from agentocore.config import Settings
+from agentocore.models.retry import Backoff
+from agentocore.runtime import Runtime
+from tests.faults.driver import Driver, Router
+from tests.faults.injection import Faults, clients_wrapped
+from tests.faults.invariants import Checker, Snapshot
+from tests.faults.ledger import Ledger, Violation, meta_reader, recording_writes
+from tests.faults.scenario import scenario
+from tests.faults.stack import aws_stack, handlers, reset_containers
+
+INNER_MODEL = "rules:v1"
+#: The rules model costs nothing; priced here so that the cost totals are checked too.
+PRICING = {INNER_MODEL: {"input": 3, "output": 15, "cache_read": 0.3, "cache_write": 3.75}}
+ENV = {
+    "AGENTOCORE_APP": "example_app",
+    "AGENTOCORE_MODEL": INNER_MODEL,
+    "AGENTOCORE_PRICING": json.dumps(PRICING),
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    model_rate: float = 0.15
+    client_rate: float = 0.05
+    turns: tuple[int, int] = (3, 6)
+    async_share: float = 0.2
+    http_attempts: int = 4
+    idempotency_faults: bool = True
+    model_kinds: list[str] | None = None
+    client_kinds: list[str] | None = None
+
+    def command(self, seed: int) -> str:
+        """The one command that replays conversation ``seed``."""
+        parts = [
+            "python -m tests.faults",
+            f"--seed {seed} --conversations 1",
+            f"--model-rate {self.model_rate}",
+            f"--client-rate {self.client_rate}",
+            f"--turns {self.turns[0]}-{self.turns[1]}",
+            f"--async-share {self.async_share}",
+        ]
+        if not self.idempotency_faults:
+            parts.append("--no-idempotency-faults")
+        if self.model_kinds is not None:
+            parts.append(f"--model-kinds {','.join(self.model_kinds)}")
+        if self.client_kinds is not None:
+            parts.append(f"--client-kinds {','.join(self.client_kinds)}")
+        return " ".join(parts) + " -v"
+
+
+@dataclass
+class Outcome:
+    """One conversation's figures."""
+
+    seed: int
+    steps: int
+    injected: Counter[str]
+    retries: Counter[str]
+    outcomes: Counter[str]
+    invocations: Counter[str]
+    violations: list[Violation]
+    lost_tokens: int
+    elapsed_s: float
+    events: Counter[str] = field(default_factory=Counter)
+    trace: list[str] = field(default_factory=list)
+
+
+def quiet() -> None:
+    """No Powertools JSON logs or EMF lines on the console (set before the handlers load);
+    agentocore's own log records are dropped too (no last-resort handler)."""
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "CRITICAL")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    logging.getLogger().addHandler(logging.NullHandler())
+    logging.getLogger("agentocore").setLevel(logging.CRITICAL)
+
+
+def run_conversation(seed: int, config: Config) -> Outcome:
+    started = time.perf_counter()
+    plan = scenario(seed, turns=config.turns, async_share=config.async_share)
+    ledger = Ledger(seed)
+    faults = Faults(
+        seed,
+        model_rate=config.model_rate,
+        client_rate=config.client_rate,
+        model_kinds=config.model_kinds,
+        client_kinds=config.client_kinds,
+        idempotency=config.idempotency_faults,
+    )
+    modules = handlers()
+    backoff_sleeps: list[float] = []
+    with aws_stack(ENV) as stack, clients_wrapped(faults):
+        read_meta = meta_reader(stack.dynamodb, stack.table)
+        with recording_writes(ledger, read_meta):
+            reset_containers(modules)
+            model = faults.model(INNER_MODEL, ledger.model_usage, backoff_sleeps.append)
+            runtime = Runtime(Settings.from_env(), model=model)
+            modules["agent_executor"].runtime.set(runtime)
+            # model retries back off on a virtual clock (seeded jitter), not in real time
+            runtime.runner("default").agent.backoff = Backoff(
+                sleep=backoff_sleeps.append, rng=random.Random(seed)
+            )
+            router = Router(runtime.catalog)
+            driver = Driver(stack, modules, ledger, router, http_attempts=config.http_attempts)
+            checker = Checker(
+                plan, ledger, runtime.catalog, router, PricingTable.from_env(), model.model_id
+            )
+            approver = random.Random(f"{seed}:approver")
+
+            def check(final: bool = False) -> None:
+                checker.check(Snapshot.read(stack.dynamodb, stack.table), sent=sent, final=final)
+
+            sent = 0
+            for i, message in enumerate(plan.messages):
+                how = "async" if message.asynchronous else "sync"
+                ledger.step = f"message {i} [{message.tag}] {message.kind} ({how})"
+                ledger.log(f"== {ledger.step}: {message.text}")
+                driver.post(plan, message)
+                sent = i + 1
+                driver.pump()
+                check()
+                ledger.step = f"approvals after message {i}"
+                driver.decide_pending(approver, plan.approve_chance)
+                driver.pump()
+                check()
+            # after the outage: the operator republishes what is pending, approvers decide
+            faults.enabled = False
+            ledger.step = "recovery (faults off)"
+            ledger.log(f"== {ledger.step}")
+            driver.republish()
+            driver.pump()
+            driver.decide_pending(approver, plan.approve_chance)
+            driver.pump()
+            check(final=True)
+    ledger.begin_invocation("end")
+    ledger.outcomes["backoff_sleeps"] += len(backoff_sleeps)
+    events = Counter(str(e.get("detail-type")) for e in ledger.events)
+    return Outcome(
+        seed=seed,
+        steps=len(plan.messages),
+        injected=faults.injected(),
+        retries=ledger.retries,
+        outcomes=ledger.outcomes,
+        invocations=ledger.invocations,
+        violations=ledger.violations,
+        lost_tokens=ledger.lost_tokens,
+        elapsed_s=time.perf_counter() - started,
+        events=events,
+        trace=ledger.trace,
+    )

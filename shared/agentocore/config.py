@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_MODEL = "bedrock:us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 DEFAULT_SYSTEM_PROMPT = (
@@ -117,6 +117,25 @@ class Settings(BaseModel):
         description="The application module: its `catalog` (ActionCatalog) and `tools()` "
         "(ToolRegistry); empty = no tools, no action types.",
     )
+
+    @model_validator(mode="after")
+    def _window_holds_the_unsummarized_turns(self) -> Settings:
+        """The window must hold what compaction leaves unsummarized: one run's messages
+        (``2 * max_iterations + 2``) after the kept tail, and twice the kept tail (compaction
+        waits until then); otherwise the next load cannot see every unsummarized turn."""
+        need = max(
+            2 * self.max_iterations + 2 + self.compaction_keep_messages,
+            2 * self.compaction_keep_messages,
+        )
+        if self.window_messages < need:
+            raise ValueError(
+                f"window_messages={self.window_messages} is too small for "
+                f"max_iterations={self.max_iterations} and "
+                f"compaction_keep_messages={self.compaction_keep_messages}: at least {need} "
+                "(2 * max_iterations + 2 + compaction_keep_messages, and "
+                "2 * compaction_keep_messages)"
+            )
+        return self
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -174,7 +174,7 @@ def test_a_failing_continuation_clears_the_mark_with_a_failed_answer(dynamodb, t
 
 
 def test_an_incomplete_stored_exchange_is_closed_not_left_busy(dynamodb, table):
-    # a window too small for the exchange: its user message is out of reach
+    # the exchange's user message is gone (expired): the window has no user text turn
     steps = [
         slow_refund(4, "t1"),
         slow_refund(4, "t2"),
@@ -184,6 +184,9 @@ def test_an_incomplete_stored_exchange_is_closed_not_left_busy(dynamodb, table):
     runner, model, memory, _, clock = setup(table, dynamodb, steps, window_messages=4)
     pending = defer(runner, clock).running
     assert roles(memory, "c1")[0] == ["user"] + ["assistant", "user"] * 3
+    dynamodb.delete_item(
+        TableName=table, Key={"PK": {"S": "CONV#c1"}, "SK": {"S": "TURN#000000001"}}
+    )
     outcome = runner.resume("c1", pending.invocation_id, user_id="u1")
     assert outcome is not None and outcome.result.status == "failed"
     assert "could not be continued" in (outcome.result.error or "")

@@ -1,13 +1,27 @@
 """DynamoDB conversation memory: one table, meta/turn/summary items, windowed reads.
 
 Costs per agent turn: load = GetItem(META) + one Query for the window (a new conversation skips
-the Query); save = one TransactWriteItems (turn Puts guarded by ``attribute_not_exists`` plus the
-META update guarded by ``turn_count = :expected`` with atomic ``ADD`` of usage and cost, plus
-one outbox item when the run requested actions: :mod:`agentocore.events.outbox`).
+the Query); save = one TransactWriteItems (turn Puts plus the META update guarded by
+``turn_count = :expected`` with atomic ``ADD`` of usage and cost, plus one outbox item when the
+run requested actions: :mod:`agentocore.events.outbox`).
+
+Expiry. META's ``ttl`` is ``ttl_days`` after the last save: a conversation expires as a whole
+once idle that long. Turn items are written with ``2 * ttl_days + 1 day`` and never expire
+before the META that counts them while the conversation is active: :meth:`load` re-reads the
+turns the window needs anyway, and gives those whose ``ttl`` is less than ``ttl_days + 1 day``
+away ``2 * ttl_days + 1 day`` again (one conditional UpdateItem each). So a turn is rewritten at
+most once per ``ttl_days``, the writes per load are bounded by the turns it loaded
+(``window_messages`` + :data:`MAX_WINDOW_EXTENSION`), and a save writes nothing extra.
+Summarized turns (and those older than the window) keep the ``ttl`` they have: the summary on
+META stands for them. Turns outlive an expired META by at most ``ttl_days + 1 day``; nothing
+reads them (reads stop at META's ``turn_count``) and a new conversation with the same id
+overwrites them (turn Puts need no condition of their own: only a save that moves META's
+``turn_count`` past them writes turns, so an existing turn above it is such a leftover).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,12 +34,23 @@ from agentocore.budget.usage import Usage
 from agentocore.events import outbox
 from agentocore.events.actions import ActionRequest
 from agentocore.memory import codec
-from agentocore.memory.window import StoredTurn, repair
+from agentocore.memory.window import StoredTurn, is_user_text, repair
 from agentocore.types import Message
+
+log = logging.getLogger(__name__)
 
 META = "META"
 USER_INDEX = "UserIdIndex"
 MAX_TRANSACTION_ITEMS = 100
+#: Turns read backwards at most, beyond ``window_messages``, to find the user text turn that
+#: starts the newest exchange (the longest run saves 98 messages; its continuation more).
+MAX_WINDOW_EXTENSION = 2 * MAX_TRANSACTION_ITEMS
+#: DynamoDB's item size limit.
+MAX_ITEM_BYTES = 400 * 1024
+#: Room kept in a save's transaction for the META item (counters, summary, ``running_*``).
+META_RESERVE_BYTES = 64_000
+#: A turn whose ``ttl`` is less than ``ttl_days`` + this away is refreshed by the next load.
+TTL_MARGIN_S = 86_400
 
 
 def conv_pk(conversation_id: str) -> str:
@@ -125,6 +150,11 @@ class Window:
     meta: ConversationMeta
     turns: list[StoredTurn]
     requests: int = 0
+    #: Turns after the summary that come before the window (windowed out, expired, or no user
+    #: text turn to start at): 0 when the window holds all of them; for an empty window, all.
+    skipped: int = 0
+    #: Turn items whose ``ttl`` this load refreshed.
+    refreshed: int = 0
 
     @property
     def summary(self) -> str | None:
@@ -199,6 +229,29 @@ def _usage_values(usage: Usage | None, cost_usd: float) -> dict[str, Any]:
     }
 
 
+def item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it (attribute names + values; numbers at most as long
+    as their text): the bound for the item and transaction limits."""
+    return sum(len(name.encode("utf-8")) + _value_bytes(v) for name, v in item.items())
+
+
+def _value_bytes(value: dict[str, Any]) -> int:
+    [(kind, v)] = value.items()
+    if kind in ("S", "N"):
+        return len(str(v).encode("utf-8"))
+    if kind == "B":
+        return len(v)
+    if kind == "L":
+        return 3 + sum(1 + _value_bytes(x) for x in v)
+    if kind == "M":
+        return 3 + sum(len(k.encode("utf-8")) + 1 + _value_bytes(x) for k, x in v.items())
+    if kind in ("SS", "NS"):
+        return sum(len(str(x).encode("utf-8")) for x in v)
+    if kind == "BS":
+        return sum(len(x) for x in v)
+    return 1  # BOOL, NULL
+
+
 class ConversationMemory(ddb.TableStore):
     """Conversation storage in the single table (low-level client, built on first use)."""
 
@@ -224,16 +277,49 @@ class ConversationMemory(ddb.TableStore):
     ) -> Window:
         """The window for the next run: META plus ONE Query for the newest unsummarized turns
         (``ScanIndexForward=False``, ``Limit``), repaired to satisfy the window invariants.
-        ``open_turn``: keep a trailing user toolResult message (a continuation's window)."""
+        ``open_turn``: keep a trailing user toolResult message (a continuation's window).
+
+        When those turns make no window (no user text turn with a reply among them: one run
+        longer than the window), one more Query reads back, at most
+        :data:`MAX_WINDOW_EXTENSION` turns, to the user text turn that starts the exchange.
+        When there is none (expired, or never stored), the window is empty and says so:
+        ``skipped`` counts the turns left out and the summary stays. Loaded turns close to
+        expiry get their ``ttl`` refreshed (see the module docstring)."""
         meta = self.get_meta(conversation_id)
         self._check_owner(meta, user_id)
-        if meta.turn_count <= meta.summary_upto:
+        after, upto = meta.summary_upto, meta.turn_count
+        if upto <= after:
             return Window(meta, [], requests=1)
-        items, requests = self._query_newest(conversation_id, meta.summary_upto, meta.turn_count)
+        items, requests = self._query_back(conversation_id, after, upto, self.window_messages)
         turns = [self._turn(item) for item in reversed(items)]
-        return Window(meta, repair(turns, open_turn=open_turn), requests=1 + requests)
+        window = repair(turns, open_turn=open_turn)
+        if not window and len(items) >= self.window_messages and turns[0].number > after + 1:
+            older, more = self._query_back(
+                conversation_id, after, turns[0].number - 1, MAX_WINDOW_EXTENSION
+            )
+            requests += more
+            earlier = [self._turn(item) for item in reversed(older)]
+            starts = [i for i, t in enumerate(earlier) if is_user_text(t)]
+            for i in reversed(starts):  # the newest start that makes a window
+                window = repair(earlier[i:] + turns, open_turn=open_turn)
+                if window:
+                    turns = earlier[i:] + turns
+                    items = items + older[: len(earlier) - i]
+                    break
+        start = next((t.number for t in turns if is_user_text(t)), None)
+        skipped = start - 1 - after if window and start is not None else upto - after
+        if not window:
+            log.warning(
+                "no valid window: no user text turn with a reply after the summary",
+                extra={"conversation_id": conversation_id, "skipped": skipped},
+            )
+        refreshed = self._refresh_ttl(items)
+        return Window(meta, window, 1 + requests, skipped, refreshed)
 
-    def _query_newest(self, conversation_id: str, after: int, upto: int) -> tuple[list[Any], int]:
+    def _query_back(
+        self, conversation_id: str, after: int, upto: int, limit: int
+    ) -> tuple[list[Any], int]:
+        """Up to ``limit`` turn items numbered ``after+1..upto``, newest first; the requests."""
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
@@ -243,7 +329,7 @@ class ConversationMemory(ddb.TableStore):
                 ":hi": _s(turn_sk(upto)),
             },
             "ScanIndexForward": False,
-            "Limit": self.window_messages,
+            "Limit": limit,
             "ConsistentRead": True,
         }
         items: list[Any] = []
@@ -253,10 +339,41 @@ class ConversationMemory(ddb.TableStore):
             requests += 1
             items.extend(page.get("Items", []))
             last = page.get("LastEvaluatedKey")
-            if not last or len(items) >= self.window_messages:
-                return items[: self.window_messages], requests
+            if not last or len(items) >= limit:
+                return items[:limit], requests
             kwargs["ExclusiveStartKey"] = last
-            kwargs["Limit"] = self.window_messages - len(items)
+            kwargs["Limit"] = limit - len(items)
+
+    def turn_expires(self, now: float) -> dict[str, str]:
+        """The ``ttl`` of a turn written or refreshed at ``now``."""
+        return _n(int(now) + 2 * self.ttl_days * 86400 + TTL_MARGIN_S)
+
+    def _refresh_ttl(self, items: Sequence[dict[str, Any]]) -> int:
+        """Give loaded turns that would expire within ``ttl_days`` + a day a new ``ttl``
+        (conditional on the item still existing); the number refreshed. A failure is logged:
+        the next load tries again."""
+        now = self._clock()
+        due = int(now) + self.ttl_days * 86400 + TTL_MARGIN_S
+        stale = [i for i in items if "ttl" in i and _int(i, "ttl") < due]
+        ttl = self.turn_expires(now)
+        done = 0
+        for item in stale:
+            try:
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key={"PK": item["PK"], "SK": item["SK"]},
+                    UpdateExpression="SET #ttl = :ttl",
+                    ConditionExpression="attribute_exists(PK) AND #ttl < :ttl",
+                    ExpressionAttributeNames={"#ttl": "ttl"},
+                    ExpressionAttributeValues={":ttl": ttl},
+                )
+                done += 1
+            except self.client.exceptions.ConditionalCheckFailedException:
+                continue  # expired and deleted meanwhile, or refreshed by another load
+            except Exception:  # throttled, timed out: best effort, never fails the load
+                log.warning("turn ttl refresh failed; the next load retries", exc_info=True)
+                break
+        return done
 
     @staticmethod
     def _turn(item: dict[str, Any]) -> StoredTurn:
@@ -275,16 +392,19 @@ class ConversationMemory(ddb.TableStore):
         limit: int = 100,
         after_turn: int = 0,
     ) -> tuple[ConversationMeta, list[StoredTurn], int | None]:
-        """Turns oldest first, paginated by turn number (API reads); the next ``after_turn``."""
+        """Turns oldest first, paginated by turn number (API reads); the next ``after_turn``.
+        Only turns META counts (up to ``turn_count``)."""
         meta = self.get_meta(conversation_id)
         self._check_owner(meta, user_id)
+        if meta.turn_count <= after_turn:  # nothing counted (turns above it are leftovers)
+            return meta, [], None
         page = self.client.query(
             TableName=self.table_name,
             KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
             ExpressionAttributeValues={
                 ":pk": _s(conv_pk(conversation_id)),
                 ":lo": _s(turn_sk(after_turn + 1)),
-                ":hi": _s(turn_sk(10**9 - 1)),
+                ":hi": _s(turn_sk(meta.turn_count)),
             },
             ScanIndexForward=True,
             Limit=limit,
@@ -346,7 +466,12 @@ class ConversationMemory(ddb.TableStore):
         deferred run's continuation as pending (``since`` = now).
 
         ``actions`` (the run's action requests) go into one outbox item in the same
-        transaction; the outbox relay publishes them once it is committed."""
+        transaction; the outbox relay publishes them once it is committed.
+
+        Sizes never fail a save: :func:`codec.fit_all` cuts the largest contents (visible
+        marker, toolUse/toolResult ids kept) until each item is under 400 KB and all items
+        with the outbox item and a reserve for META under the transaction's 4 MB. The number
+        of messages is bounded by ``MAX_ITERATIONS_LIMIT`` (98 with the outbox and META)."""
         count = len(new_messages)
         limit = MAX_TRANSACTION_ITEMS - 1 - (1 if actions else 0)  # META (+ the outbox item)
         if not 0 < count <= limit:
@@ -355,52 +480,56 @@ class ConversationMemory(ddb.TableStore):
         now_iso = _now_iso(now)
         ttl = self.expires(now)
         writes: list[dict[str, Any]] = []
-        budget = codec.MAX_TRANSACTION_BYTES
+        budget = codec.MAX_TRANSACTION_BYTES - META_RESERVE_BYTES
         if actions:
             entries = outbox.entries_json(actions)
+            box = outbox.outbox_item(
+                conversation_id,
+                expected_turn_count + 1,
+                actions,
+                now_iso=now_iso,
+                ttl=ttl,
+                entries=entries,
+            )
             writes.append(
                 {
                     "Put": {
                         "TableName": self.table_name,
-                        "Item": outbox.outbox_item(
-                            conversation_id,
-                            expected_turn_count + 1,
-                            actions,
-                            now_iso=now_iso,
-                            ttl=ttl,
-                            entries=entries,
-                        ),
+                        "Item": box,
                         "ConditionExpression": "attribute_not_exists(PK)",
                     }
                 }
             )
-            budget -= len(entries.encode())
-        per_item = min(codec.MAX_ITEM_CONTENT_BYTES, budget // (count + 1))
+            budget -= item_bytes(box)
         pk = _s(conv_pk(conversation_id))
+        items = []
         for offset, message in enumerate(new_messages, start=1):
             number = expected_turn_count + offset
-            content = codec.fit(list(message["content"]), per_item)
             item = {
                 "PK": pk,
                 "SK": _s(turn_sk(number)),
                 "turn": _n(number),
                 "role": _s(str(message["role"])),
-                "content": _s(codec.dumps(content)),
-                "token_estimate": _n(tokens.count_message({"content": content})),
+                "content": _s(""),
+                "token_estimate": _n(10**12),  # room for the real estimate's digits
                 "created_at": _s(now_iso),
-                "ttl": ttl,
+                "ttl": self.turn_expires(now),
             }
             if model_id and message["role"] == "assistant":
                 item["model_id"] = _s(model_id)
-            writes.append(
-                {
-                    "Put": {
-                        "TableName": self.table_name,
-                        "Item": item,
-                        "ConditionExpression": "attribute_not_exists(PK)",
-                    }
-                }
-            )
+            items.append(item)
+        overheads = [item_bytes(item) for item in items]
+        contents = codec.fit_all(
+            [message["content"] for message in new_messages],
+            max_item=min(codec.MAX_ITEM_CONTENT_BYTES, MAX_ITEM_BYTES - max(overheads)),
+            max_total=budget - sum(overheads),
+        )
+        for item, content in zip(items, contents, strict=True):
+            item["content"] = _s(codec.dumps(content))
+            item["token_estimate"] = _n(tokens.count_message({"content": content}))
+            # no condition: META's turn_count guard orders writers; an existing item with this
+            # key is a leftover of an expired conversation with the same id (overwritten)
+            writes.append({"Put": {"TableName": self.table_name, "Item": item}})
         values: dict[str, Any] = {
             ":cid": _s(conversation_id),
             ":now": _s(now_iso),

@@ -2,13 +2,16 @@
 
 Producers publish ``Model(...)`` with :class:`~agentocore.events.publisher.EventPublisher`;
 consumers call :func:`parse_event` / :func:`parse_detail`, which reject unknown detail types,
-unknown versions and invalid fields with :class:`EventContractError` (raised so that the event
-goes down the retry/DLQ path with a clear message, never dropped).
+a source other than the contract's, unknown versions and invalid fields with
+:class:`EventContractError` (raised so that the event goes down the retry/DLQ path with a clear
+message, never dropped), whatever they are handed. Numbers are finite (JSON has no NaN or
+infinity: a detail holding one would be published altered), in every field.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
@@ -28,12 +31,27 @@ class EventDetail(BaseModel):
     """Base of all event details. ``version`` changes only on breaking changes; new optional
     fields are added within a version (consumers ignore fields they do not know)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
     SOURCE: ClassVar[str]
     DETAIL_TYPE: ClassVar[str]
 
     version: int = SUPPORTED_VERSION
+
+    @model_validator(mode="after")
+    def _json_numbers(self) -> EventDetail:
+        """Free-form fields (``dict[str, Any]``) hold finite numbers only (walked, not
+        recursed: any depth)."""
+        pending: list[Any] = [v for v in self.__dict__.values() if isinstance(v, dict | list)]
+        while pending:
+            value = pending.pop()
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError("numbers must be finite (JSON has no NaN or infinity)")
+            if isinstance(value, dict):
+                pending.extend(value.values())
+            elif isinstance(value, list | tuple):
+                pending.extend(value)
+        return self
 
     def to_detail(self) -> str:
         """The JSON ``Detail`` string for PutEvents."""
@@ -72,6 +90,8 @@ class AgentInvocationRequested(EventDetail):
 class UsageReport(BaseModel):
     """Token usage and cost of a run, as reported to clients and in events."""
 
+    model_config = ConfigDict(allow_inf_nan=False)
+
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
@@ -80,6 +100,8 @@ class UsageReport(BaseModel):
 
 
 class ToolCallReport(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False)
+
     name: str
     status: str
     ms: float
@@ -216,22 +238,28 @@ CONTRACTS: dict[str, type[EventDetail]] = {
 }
 
 
-def parse_detail(detail_type: str, detail: Mapping[str, Any] | str) -> EventDetail:
-    """Validate one event detail against its contract."""
-    model = CONTRACTS.get(detail_type)
+def contract(detail_type: Any) -> type[EventDetail]:
+    """The model of ``detail_type``; EventContractError for anything else."""
+    model = CONTRACTS.get(detail_type) if isinstance(detail_type, str) else None
     if model is None:
         raise EventContractError(
             f"unknown detail-type {detail_type!r}; known: {', '.join(sorted(CONTRACTS))}"
         )
+    return model
+
+
+def parse_detail(detail_type: str, detail: Mapping[str, Any] | str) -> EventDetail:
+    """Validate one event detail against its contract."""
+    model = contract(detail_type)
     if isinstance(detail, str):
         try:
             detail = json.loads(detail)
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:
             raise EventContractError(f"{detail_type} detail is not JSON: {exc}") from exc
     if not isinstance(detail, Mapping):
         raise EventContractError(f"{detail_type} detail must be a JSON object")
     version = detail.get("version", SUPPORTED_VERSION)
-    if version != SUPPORTED_VERSION:
+    if isinstance(version, bool) or version != SUPPORTED_VERSION:
         raise EventContractError(
             f"{detail_type} version {version!r} is not supported (this consumer reads version "
             f"{SUPPORTED_VERSION})"
@@ -244,8 +272,21 @@ def parse_detail(detail_type: str, detail: Mapping[str, Any] | str) -> EventDeta
 
 
 def parse_event(event: Mapping[str, Any]) -> EventDetail:
-    """Validate an EventBridge event (``detail-type`` + ``detail``)."""
+    """Validate an EventBridge event: its ``detail-type`` names a contract, its ``source`` is
+    that contract's, its ``detail`` matches it."""
+    if not isinstance(event, Mapping):
+        raise EventContractError(f"not an EventBridge event: {type(event).__name__}")
     detail_type = event.get("detail-type")
     if not isinstance(detail_type, str):
-        raise EventContractError("not an EventBridge event: no detail-type")
-    return parse_detail(detail_type, event.get("detail") or {})
+        raise EventContractError(
+            "not an EventBridge event: no detail-type"
+            if detail_type is None
+            else f"not an EventBridge event: detail-type is {type(detail_type).__name__}"
+        )
+    model = contract(detail_type)
+    source = event.get("source")
+    if source != model.SOURCE:
+        raise EventContractError(
+            f"{detail_type} events come from source {model.SOURCE!r}, not {source!r}"
+        )
+    return parse_detail(detail_type, event.get("detail", {}))

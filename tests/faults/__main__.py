@@ -36,6 +36,8 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
     p.add_argument("--async-share", type=float, default=Config.async_share)
     p.add_argument("--http-attempts", type=int, default=Config.http_attempts)
     p.add_argument("--no-idempotency-faults", action="store_true")
+    p.add_argument("--approve-chance", type=float, default=Config.approve_chance)
+    p.add_argument("--slow-s", type=float, default=Config.slow_s, help="virtual s of a slow call")
     p.add_argument("--model-kinds", help="comma-separated chaos kinds (default: all)")
     p.add_argument("--client-kinds", help="comma-separated client fault kinds (default: all)")
     p.add_argument(
@@ -50,6 +52,8 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
         async_share=args.async_share,
         http_attempts=args.http_attempts,
         idempotency_faults=not args.no_idempotency_faults,
+        slow_s=args.slow_s,
+        approve_chance=args.approve_chance,
         model_kinds=_kinds(args.model_kinds),
         client_kinds=_kinds(args.client_kinds),
     )

@@ -31,12 +31,15 @@ from agentocore.actions.routing import export
 from agentocore.events.outbox import is_outbox_insert
 from tests.faults.ledger import Answer, Ledger
 from tests.faults.scenario import Message, Scenario
-from tests.faults.stack import REGION, ROOT, LambdaContext, Stack
+from tests.faults.stack import REGION, ROOT, IdempotencyClock, LambdaContext, Stack
 from tests.unit.functions.conftest import http_event
 
 ACCOUNT = "123456789012"
 APPROVER = "approver-1"
-HTTP_RETRYABLE_409 = {"turn_conflict", "idempotency_in_progress"}
+HTTP_RETRYABLE_409 = {"turn_conflict", "idempotency_in_progress", "conversation_busy"}
+#: How long a client waits after 409 idempotency_in_progress: longer than the in-progress
+#: record lives (the Lambda context's remaining time, 60 s here).
+IN_PROGRESS_WAIT_S = 61
 LAMBDA_ATTEMPTS = 3
 STREAM_ATTEMPTS = 6
 DLQ_RECEIVES = 5
@@ -132,12 +135,14 @@ class Driver:
         router: Router,
         *,
         http_attempts: int = 4,
+        clock: IdempotencyClock | None = None,
     ) -> None:
         self.stack = stack
         self.modules = modules
         self.ledger = ledger
         self.router = router
         self.http_attempts = http_attempts
+        self.clock = clock
         self._streams = boto3.client(  # moto routes the classic endpoint only (as Stack does)
             "dynamodbstreams",
             region_name=REGION,
@@ -173,6 +178,9 @@ class Driver:
         try:
             return self.modules[function].handler(event, LambdaContext()), None
         except Exception as exc:
+            self.ledger.invocation_errors[self.ledger.invocation] = (
+                f"{function} raised {type(exc).__name__} via {origin(exc)}"
+            )
             return None, exc
 
     def _http(self, function: str, event: dict[str, Any], tag: str) -> Answer:
@@ -211,9 +219,15 @@ class Driver:
             if status is None or status >= 500:
                 continue
             if status == 409 and answer.code in HTTP_RETRYABLE_409:
+                if answer.code == "idempotency_in_progress" and self.clock is not None:
+                    self.clock.advance(IN_PROGRESS_WAIT_S)  # the client comes back later
+                if answer.code == "conversation_busy":
+                    self.pump()  # the client waits for the pending continuation
                 continue
             break
         self.ledger.outcomes[f"{channel}:{answer.status or 'exception'}"] += 1
+        if answer.status == 202 and (answer.body or {}).get("status") == "running":
+            self.ledger.outcomes["http:202 deferred to a continuation"] += 1
         return answer
 
     # -- the user and the approver ----------------------------------------------------------
@@ -296,6 +310,8 @@ class Driver:
         for attempt in range(LAMBDA_ATTEMPTS):
             if attempt:
                 self.ledger.retries[function] += 1
+                if self.clock is not None:  # Lambda retries after about 1, then 2 minutes
+                    self.clock.advance(60 * attempt)
             out, exc = self.invoke(function, event)
             what = f"{function} <- {event.get('detail-type')} {_ids(event)}"
             if exc is None:
@@ -370,7 +386,6 @@ class Driver:
 
     def dead_letter(self, body: dict[str, Any], queue: str, attributes: dict[str, Any]) -> None:
         """A message on a DLQ: dlq_handler records it (5 receives, then unprocessable)."""
-        self.ledger.dead_letters.append(body)
         self.ledger.log(f"dead letter on {queue}: {json.dumps(body, default=str)[:160]}")
         self.ledger.outcomes["dead_lettered"] += 1
         record = {
@@ -391,6 +406,7 @@ class Driver:
             out, exc = self.invoke("dlq_handler", {"Records": [record]})
             if exc is None and not out.get("batchItemFailures"):
                 self.ledger.outcomes["failure_recorded"] += 1
+                self.ledger.dead_letters.append(body)  # dlq_handler says: recorded
                 return
             if exc is not None and type(exc).__name__ != "BatchProcessingError" and is_bug(exc):
                 self.ledger.violation("untyped_exception", f"dlq_handler: {describe(exc)}")

@@ -109,6 +109,7 @@ class Faults:
         inner_spec: str,
         on_usage: Callable[[Usage], None],
         sleep: Callable[[float], None],
+        slow_s: float,
     ) -> RecordingModel:
         """``chaos:<rate>:<seed>:<inner_spec>`` from the registry; its ``slow`` faults sleep
         through ``sleep`` (the suite's virtual clock)."""
@@ -125,6 +126,7 @@ class Faults:
                     raise ValueError(f"unknown chaos kinds {sorted(unknown)}; known: {KINDS}")
                 chaos.kinds = tuple(k for k in KINDS if k in self.model_kinds)
             chaos.sleep = sleep
+            chaos.slow_s = slow_s
             self.models.append(chaos)
         return RecordingModel(self, chaos, plain, on_usage)
 

@@ -129,11 +129,11 @@ class Checker:
         self.model_id = model_id
         self._seen: set[tuple[str, str]] = set()
 
-    def violation(self, kind: str, message: str) -> None:
+    def violation(self, kind: str, message: str, signature: str = "") -> None:
         """Report each (kind, message) once: a state stays wrong over the later steps."""
         if (kind, message) not in self._seen:
             self._seen.add((kind, message))
-            self.ledger.violation(kind, message)
+            self.ledger.violation(kind, message, signature)
 
     def check(self, snap: Snapshot, *, sent: int, final: bool = False) -> None:
         cid = self.scenario.conversation_id
@@ -141,6 +141,9 @@ class Checker:
         self.stored_once(snap, cid, sent, final)
         self.usage(snap, cid)
         self.actions(snap, final)
+        if final:
+            self.continuation(snap, cid)
+            self.dead_letters(snap)
 
     # -- stored history is a valid Converse conversation -------------------------------------
 
@@ -202,14 +205,25 @@ class Checker:
             failed_runs = sum(1 for a in answers if a.code == "model_failure")
             turns = stored.get(tag, [])
             if len(turns) > 1 + failed_runs:
+                causes = [self._why_stored(cid, t) for t in turns]
+                cause = next((c for c in causes if c), "unknown")
                 self.violation(
                     "stored_once",
                     f"{cid}: request {tag} is stored {len(turns)} times (turns {turns}); "
-                    f"answers {[a.status or 'exception' for a in answers]}",
+                    f"answers {[a.status or 'exception' for a in answers]}; {'; '.join(causes)}",
+                    f"stored_once: saved, then {cause}",
                 )
             final_answer = answers[-1] if answers else None
             if final_answer is not None and final_answer.status == 200:
                 self._answered(cid, tag, final_answer, turns, commits, outbox)
+            deferred = final_answer is not None and final_answer.status == 202
+            if deferred and (final_answer.body or {}).get("status") == "running":
+                turn = (final_answer.body or {}).get("turn")
+                if turn not in turns:
+                    self.violation(
+                        "stored_once",
+                        f"{cid}: request {tag} deferred (202) at turn {turn}, stored at {turns}",
+                    )
             if (
                 final
                 and message.asynchronous
@@ -223,6 +237,17 @@ class Checker:
                     f"{cid}: async request {tag} answered 202 was never run (no turn, no "
                     "failure record)",
                 )
+
+    def _why_stored(self, cid: str, turn: int) -> str:
+        """How the save of ``turn`` ended for its caller: why the request could run again."""
+        for w in self.ledger.writes:
+            if w.committed and w.kind == "append" and w.conversation_id == cid:
+                if w.first_turn != turn:
+                    continue
+                if w.error:
+                    return f"the save itself raised {w.error.split(':')[0]} (it had committed)"
+                return self.ledger.invocation_errors.get(w.invocation, "")
+        return ""
 
     def _answered(
         self,
@@ -261,10 +286,41 @@ class Checker:
             )
 
     def _invocation_failed(self, snap: Snapshot, answer: Answer) -> bool:
-        invocation = (answer.body or {}).get("invocation_id")
+        return self._failed_invocation(snap, (answer.body or {}).get("invocation_id"))
+
+    @staticmethod
+    def _failed_invocation(snap: Snapshot, invocation: Any) -> bool:
         return any(
             e.get("detail", {}).get("invocation_id") == invocation for e in snap.failed_events()
         )
+
+    def continuation(self, snap: Snapshot, cid: str) -> None:
+        """Once quiet, no continuation is left pending (unless its event was dead-lettered)."""
+        meta = snap.metas.get(cid) or {}
+        running = meta.get("running_invocation", {}).get("S")
+        unscheduled = {  # 202 "scheduled": false: published again once stale (15 min)
+            (a.body or {}).get("invocation_id")
+            for answers in self.ledger.answers.values()
+            for a in answers
+            if a.status == 202 and (a.body or {}).get("scheduled") is False
+        }
+        if running and running not in unscheduled and not self._failed_invocation(snap, running):
+            self.violation(
+                "stored_once",
+                f"{cid}: continuation {running} still pending after the recovery (the "
+                "conversation refuses new messages until it is stale)",
+            )
+
+    def dead_letters(self, snap: Snapshot) -> None:
+        """Every dead letter dlq_handler took is a failure record."""
+        recorded = {item["SK"]["S"] for item in snap.failures}
+        for body in self.ledger.dead_letters:
+            event_id = body.get("id")
+            if event_id and str(event_id) not in recorded:
+                self.violation(
+                    "effects",
+                    f"dead-lettered {body.get('detail-type')} {event_id} has no failure record",
+                )
 
     # -- usage and cost totals equal the sum of the stored runs -------------------------------
 

@@ -59,6 +59,8 @@ class Write:
     first_turn: int | None
     count: int
     error: str | None = None
+    #: the handler invocation that wrote it (Ledger.invocation)
+    invocation: int = 0
 
 
 @dataclass
@@ -76,6 +78,9 @@ class Ledger:
     lost_tokens: int = 0
     step: str = ""
     trace: list[str] = field(default_factory=list)
+    #: handler invocations so far, and how those that raised failed (by invocation number)
+    invocation: int = 0
+    invocation_errors: dict[int, str] = field(default_factory=dict)
 
     def violation(self, kind: str, message: str, signature: str = "") -> None:
         self.violations.append(Violation(kind, message, self.seed, self.step, signature))
@@ -96,10 +101,12 @@ class Ledger:
     def begin_invocation(self, function: str) -> None:
         """A new handler invocation: usage of model calls whose run was not saved is lost."""
         self.invocations[function] += 1
+        self.invocation += 1
         self.lost_tokens += sum(u.total_tokens for u in self.pending_usage)
         self.pending_usage.clear()
 
     def on_write(self, write: Write, before: dict[str, Any], after: dict[str, Any]) -> None:
+        write.invocation = self.invocation
         self.writes.append(write)
         if write.committed and write.error:
             self.outcomes[f"{write.kind} committed, caller saw {write.error.split(':')[0]}"] += 1

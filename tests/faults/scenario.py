@@ -41,8 +41,6 @@ class Scenario:
     conversation_id: str
     user_id: str
     messages: list[Message]
-    #: chance that the approver approves (else rejects) a pending approval
-    approve_chance: float
 
 
 def scenario(seed: int, *, turns: tuple[int, int] = (3, 6), async_share: float = 0.2) -> Scenario:
@@ -63,5 +61,4 @@ def scenario(seed: int, *, turns: tuple[int, int] = (3, 6), async_share: float =
         conversation_id=f"conv-{seed}",
         user_id=f"user-{seed}",
         messages=messages,
-        approve_chance=0.6,
     )

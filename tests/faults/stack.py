@@ -107,3 +107,43 @@ def aws_stack(env: dict[str, str]) -> Iterator[Stack]:
             yield stack
     finally:
         patch.undo()
+
+
+class IdempotencyClock:
+    """Powertools idempotency's clock, shifted by the seconds a client waited: a retry that got
+    409 ``idempotency_in_progress`` comes back after the in-progress record expired (Lambda's
+    remaining time), as a patient client would. Only Powertools' records see the shift."""
+
+    MODULES = ("base", "dynamodb", "datarecord")
+
+    def __init__(self) -> None:
+        self.offset_s = 0.0
+
+    def advance(self, seconds: float) -> None:
+        self.offset_s += seconds
+
+    @contextmanager
+    def installed(self) -> Iterator[IdempotencyClock]:
+        import datetime as real
+        import importlib
+        import types
+
+        clock = self
+
+        class Shifted(real.datetime):
+            @classmethod
+            def now(cls, tz: Any = None) -> real.datetime:  # type: ignore[override]
+                return real.datetime.now(tz) + real.timedelta(seconds=clock.offset_s)
+
+        shim = types.SimpleNamespace(**{k: getattr(real, k) for k in dir(real) if k[0] != "_"})
+        shim.datetime = Shifted
+        patch = pytest.MonkeyPatch()
+        for name in self.MODULES:
+            module = importlib.import_module(
+                f"aws_lambda_powertools.utilities.idempotency.persistence.{name}"
+            )
+            patch.setattr(module, "dt", shim)
+        try:
+            yield self
+        finally:
+            patch.undo()

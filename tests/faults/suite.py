@@ -21,7 +21,7 @@ from tests.faults.injection import Faults, clients_wrapped
 from tests.faults.invariants import Checker, Snapshot
 from tests.faults.ledger import Ledger, Violation, meta_reader, recording_writes
 from tests.faults.scenario import scenario
-from tests.faults.stack import aws_stack, handlers, reset_containers
+from tests.faults.stack import IdempotencyClock, aws_stack, handlers, reset_containers
 
 INNER_MODEL = "rules:v1"
 #: The rules model costs nothing; priced here so that the cost totals are checked too.
@@ -42,6 +42,11 @@ class Config:
     async_share: float = 0.2
     http_attempts: int = 4
     idempotency_faults: bool = True
+    #: virtual seconds a ``slow`` model fault takes (25 s sync budget, 8 s reserve: a slow call
+    #: defers an HTTP run to its continuation)
+    slow_s: float = 20.0
+    #: chance that the approver approves a pending approval (else rejects it)
+    approve_chance: float = 0.6
     model_kinds: list[str] | None = None
     client_kinds: list[str] | None = None
 
@@ -55,6 +60,10 @@ class Config:
             f"--turns {self.turns[0]}-{self.turns[1]}",
             f"--async-share {self.async_share}",
         ]
+        if self.approve_chance != Config.approve_chance:
+            parts.append(f"--approve-chance {self.approve_chance}")
+        if self.slow_s != Config.slow_s:
+            parts.append(f"--slow-s {self.slow_s}")
         if not self.idempotency_faults:
             parts.append("--no-idempotency-faults")
         if self.model_kinds is not None:
@@ -81,6 +90,21 @@ class Outcome:
     trace: list[str] = field(default_factory=list)
 
 
+class VirtualClock:
+    """Monotonic seconds that pass only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.sleeps = 0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+        self.sleeps += 1
+
+
 def quiet() -> None:
     """No Powertools JSON logs or EMF lines on the console (set before the handlers load);
     agentocore's own log records are dropped too (no last-resort handler)."""
@@ -103,20 +127,24 @@ def run_conversation(seed: int, config: Config) -> Outcome:
         idempotency=config.idempotency_faults,
     )
     modules = handlers()
-    backoff_sleeps: list[float] = []
-    with aws_stack(ENV) as stack, clients_wrapped(faults):
+    clock = VirtualClock()
+    waits = IdempotencyClock()
+    with aws_stack(ENV) as stack, clients_wrapped(faults), waits.installed():
         read_meta = meta_reader(stack.dynamodb, stack.table)
         with recording_writes(ledger, read_meta):
             reset_containers(modules)
-            model = faults.model(INNER_MODEL, ledger.model_usage, backoff_sleeps.append)
+            model = faults.model(INNER_MODEL, ledger.model_usage, clock.sleep, config.slow_s)
             runtime = Runtime(Settings.from_env(), model=model)
             modules["agent_executor"].runtime.set(runtime)
-            # model retries back off on a virtual clock (seeded jitter), not in real time
-            runtime.runner("default").agent.backoff = Backoff(
-                sleep=backoff_sleeps.append, rng=random.Random(seed)
-            )
+            # the agent's clock (deadlines of HTTP runs) is virtual: slow calls and the model
+            # retries' backoff (seeded jitter) take virtual time, not real time
+            agent = runtime.runner("default").agent
+            agent.clock = clock.now
+            agent.backoff = Backoff(sleep=clock.sleep, rng=random.Random(seed))
             router = Router(runtime.catalog)
-            driver = Driver(stack, modules, ledger, router, http_attempts=config.http_attempts)
+            driver = Driver(
+                stack, modules, ledger, router, http_attempts=config.http_attempts, clock=waits
+            )
             checker = Checker(
                 plan, ledger, runtime.catalog, router, PricingTable.from_env(), model.model_id
             )
@@ -135,7 +163,7 @@ def run_conversation(seed: int, config: Config) -> Outcome:
                 driver.pump()
                 check()
                 ledger.step = f"approvals after message {i}"
-                driver.decide_pending(approver, plan.approve_chance)
+                driver.decide_pending(approver, config.approve_chance)
                 driver.pump()
                 check()
             # after the outage: the operator republishes what is pending, approvers decide
@@ -144,11 +172,11 @@ def run_conversation(seed: int, config: Config) -> Outcome:
             ledger.log(f"== {ledger.step}")
             driver.republish()
             driver.pump()
-            driver.decide_pending(approver, plan.approve_chance)
+            driver.decide_pending(approver, config.approve_chance)
             driver.pump()
             check(final=True)
     ledger.begin_invocation("end")
-    ledger.outcomes["backoff_sleeps"] += len(backoff_sleeps)
+    ledger.outcomes["virtual sleeps (backoff, slow)"] += clock.sleeps
     events = Counter(str(e.get("detail-type")) for e in ledger.events)
     return Outcome(
         seed=seed,

@@ -41,6 +41,9 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
     p.add_argument("--model-kinds", help="comma-separated chaos kinds (default: all)")
     p.add_argument("--client-kinds", help="comma-separated client fault kinds (default: all)")
     p.add_argument(
+        "--clients", help="clients that get faults: dynamodb,events,idempotency (default: all)"
+    )
+    p.add_argument(
         "--jobs", type=int, default=os.cpu_count() or 1, help="processes (default: one per core)"
     )
     p.add_argument("-v", "--verbose", action="store_true", help="every violation in full")
@@ -56,6 +59,7 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, Config]:
         approve_chance=args.approve_chance,
         model_kinds=_kinds(args.model_kinds),
         client_kinds=_kinds(args.client_kinds),
+        clients=_kinds(args.clients),
     )
     return args, config
 

@@ -90,6 +90,7 @@ class Faults:
         model_kinds: list[str] | None = None,
         client_kinds: list[str] | None = None,
         idempotency: bool = True,
+        clients: list[str] | None = None,
     ) -> None:
         self.seed = seed
         self.model_rate = model_rate
@@ -97,6 +98,8 @@ class Faults:
         self.model_kinds = model_kinds
         self.client_kinds = client_kinds
         self.idempotency = idempotency
+        #: labels of the clients that get faults (dynamodb, events, idempotency; None: all)
+        self.labels = clients
         self.enabled = True
         self.clients: list[tuple[str, Any]] = []
         self.models: list[Any] = []
@@ -134,7 +137,7 @@ class Faults:
 
     def wrap(self, client: Any, label: str) -> Any:
         """``client`` behind a FaultyClient (the n-th client of ``label`` gets its own seed)."""
-        if self.client_rate <= 0:
+        if self.client_rate <= 0 or (self.labels is not None and label not in self.labels):
             return client
         from agentocore.faults import FaultyClient
 

@@ -49,6 +49,8 @@ class Config:
     approve_chance: float = 0.6
     model_kinds: list[str] | None = None
     client_kinds: list[str] | None = None
+    #: which clients get faults: dynamodb, events, idempotency (None: all)
+    clients: list[str] | None = None
 
     def command(self, seed: int) -> str:
         """The one command that replays conversation ``seed``."""
@@ -70,6 +72,8 @@ class Config:
             parts.append(f"--model-kinds {','.join(self.model_kinds)}")
         if self.client_kinds is not None:
             parts.append(f"--client-kinds {','.join(self.client_kinds)}")
+        if self.clients is not None:
+            parts.append(f"--clients {','.join(self.clients)}")
         return " ".join(parts) + " -v"
 
 
@@ -125,6 +129,7 @@ def run_conversation(seed: int, config: Config) -> Outcome:
         model_kinds=config.model_kinds,
         client_kinds=config.client_kinds,
         idempotency=config.idempotency_faults,
+        clients=config.clients,
     )
     modules = handlers()
     clock = VirtualClock()

@@ -166,9 +166,39 @@ def http_app(logger: Any) -> Any:
     def not_found(_: Exception) -> Any:
         return json_response(404, {"error": {"code": "not_found", "message": "no such route"}})
 
+    def unexpected(exc: Exception) -> Any:
+        # never a bare 500 from API Gateway: a JSON answer the client can act on
+        logger.exception("request failed unexpectedly", extra={"error": type(exc).__name__})
+        if is_transient(exc):
+            return json_response(
+                503,
+                {
+                    "error": {
+                        "code": "service_unavailable",
+                        "message": f"a backing service did not answer ({type(exc).__name__}); "
+                        "retry the request (with the same Idempotency-Key)",
+                    }
+                },
+            )
+        return json_response(
+            500, {"error": {"code": "internal_error", "message": type(exc).__name__}}
+        )
+
     app.exception_handler(ApiError)(api_error)
+    app.exception_handler(Exception)(unexpected)
     app.not_found(not_found)
     return app
+
+
+def is_transient(exc: BaseException) -> bool:
+    """An AWS call that failed or timed out (after botocore's retries), or the idempotency
+    store's failure: the request may succeed when retried."""
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyPersistenceLayerError,
+    )
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return isinstance(exc, BotoCoreError | ClientError | IdempotencyPersistenceLayerError)
 
 
 def caller(app: Any) -> Any:

@@ -247,3 +247,32 @@ def test_tool_set_and_prompt_are_configurable_per_agent(stack):
         "get_order_status", "trigger_refund", "cancel_subscription", "track_shipment", "get_weather"
     }  # fmt: skip
     assert fn.runtime().memory.get_meta("s1").agent_id == "support"
+
+
+def test_a_failing_backing_service_is_a_json_503_not_a_bare_500(stack, monkeypatch):
+    """Found by the fault suite: a DynamoDB error after botocore's retries escaped the
+    resolver and API Gateway answered a bare 500. Transient AWS failures are a JSON 503 the
+    client may retry (same Idempotency-Key); anything else a JSON 500. Nothing is stored."""
+    from botocore.exceptions import ClientError, ReadTimeoutError
+
+    install_runtime(fn, [text_response("never")])
+    memory = fn.runtime().memory
+    throttled = ClientError(
+        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}},
+        "GetItem",
+    )
+    for failure, expected in (
+        (throttled, (503, "service_unavailable")),
+        (ReadTimeoutError(endpoint_url="https://dynamodb"), (503, "service_unavailable")),
+        (RuntimeError("bug"), (500, "internal_error")),
+    ):
+
+        def fail(*args, _failure=failure, **kwargs):
+            raise _failure
+
+        monkeypatch.setattr(memory, "get_meta", fail)
+        status, body = post("c-down", {"message": "hello"})
+        assert (status, body["error"]["code"]) == expected
+        status, body = call(http_event("GET", "/conversations/c-down"))
+        assert (status, body["error"]["code"]) == expected
+    assert stack.items("CONV#") == []

@@ -145,7 +145,7 @@ def _item_text(c: Any) -> str:
 def _describe(block: Any) -> str:
     """A short stand-in for a block the model cannot use as text (image, document, ...)."""
     kind = next(iter(block), "block") if isinstance(block, dict) and block else "block"
-    return f"[{kind} of {size([block])} bytes not stored: over the size limit]"
+    return f"[... truncated by AgentoCore: {kind} block of {size([block])} bytes not stored]"
 
 
 def _parts(block: Any) -> tuple[str, Callable[[str], ContentBlock]]:

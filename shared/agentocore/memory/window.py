@@ -111,13 +111,8 @@ def repair(turns: Sequence[StoredTurn], *, open_turn: bool = False) -> list[Stor
     user text turn and pairs every toolUse with its toolResult in the next message.
     """
     start = next((i for i, t in enumerate(turns) if is_user_text(t)), len(turns))
-    items = _merge(
-        [
-            _with(t, _own_blocks(t.role, t.content))
-            for t in turns[start:]
-            if t.role in ("user", "assistant")
-        ]
-    )
+    merged = _merge([t for t in turns[start:] if t.role in ("user", "assistant")])
+    items = [_with(t, _own_blocks(t.role, t.content)) for t in merged]
     paired: list[StoredTurn] = []
     for i, turn in enumerate(items):
         if turn.role == "assistant":

@@ -202,7 +202,13 @@ class Driver:
                 "http_not_json", f"{function} {route}: {status} with a body that is not JSON"
             )
             body = None
-        return Answer(tag, route, status, body if isinstance(body, dict) else None)
+        answer = Answer(tag, route, status, body if isinstance(body, dict) else None)
+        if status == 500 and answer.code == "internal_error":  # an unexpected exception
+            self.ledger.violation(
+                "http_internal_error",
+                f"{function} {route}: 500 internal_error ({json.dumps(body)[:200]})",
+            )
+        return answer
 
     def _with_retries(
         self, function: str, make: Callable[[], dict[str, Any]], tag: str, channel: str
@@ -248,6 +254,20 @@ class Driver:
             ),
             message.tag,
             "http",
+        )
+
+    def poll(self, scenario: Scenario) -> Answer:
+        """The user reads the conversation (GET; a stale continuation is published again)."""
+        return self._with_retries(
+            "agent_executor",
+            functools.partial(
+                http_event,
+                "GET",
+                f"/conversations/{scenario.conversation_id}",
+                sub=scenario.user_id,
+            ),
+            "conversation:get",
+            "poll",
         )
 
     def decide_pending(self, rng: random.Random, approve_chance: float) -> None:

@@ -166,6 +166,7 @@ def run_conversation(seed: int, config: Config) -> Outcome:
                 driver.post(plan, message)
                 sent = i + 1
                 driver.pump()
+                driver.poll(plan)
                 check()
                 ledger.step = f"approvals after message {i}"
                 driver.decide_pending(approver, config.approve_chance)
@@ -178,6 +179,11 @@ def run_conversation(seed: int, config: Config) -> Outcome:
             driver.republish()
             driver.pump()
             driver.decide_pending(approver, config.approve_chance)
+            driver.pump()
+            # ... and later than AGENTOCORE_RUNNING_STALE_S: the user's next read publishes a
+            # continuation whose event was lost again
+            runtime.settings = Settings.from_env(running_stale_s=1e-6)
+            driver.poll(plan)
             driver.pump()
             check(final=True)
     ledger.begin_invocation("end")

@@ -99,14 +99,25 @@ def test_an_action_performed_without_its_approval_is_reported(
     assert any("without an approved approval" in v.message for v in outcome.violations)
 
 
-def test_an_exception_out_of_an_http_handler_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unexpected_exception_behind_a_json_500_is_reported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from agentocore.api import AgentApi
 
     def broken(self: AgentApi, *args: Any, **kwargs: Any) -> Any:
         raise KeyError("boom")
 
-    monkeypatch.setattr(AgentApi, "get_conversation", broken)
     monkeypatch.setattr(AgentApi, "post_message", broken)
+    assert "http_internal_error" in kinds(run_conversation(SEED, CLEAN))
+
+
+def test_an_exception_out_of_an_http_handler_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.faults.stack import handlers
+
+    def broken(event: Any, context: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(handlers()["approval_worker"].app, "resolve", broken)
     assert "http_exception" in kinds(run_conversation(SEED, CLEAN))
 
 

@@ -33,16 +33,22 @@ IAM_SIM := tests/iam/node_modules/.installed
 # The local functions' AWS calls in tf-apply-test/localstack-test (localstack/aws_call_log.py),
 # checked against their roles afterwards (localstack/aws_call_check.py).
 CALL_LOG := $(CURDIR)/.localstack/aws-calls.jsonl
+# The fault suite (tests/faults, `python -m tests.faults --help`): seeded conversations through
+# the real handlers with faults injected into the model and the AWS clients, invariants checked
+# after every step. `make faults` runs the full suite, `make test` a reduced one.
+FAULTS_ARGS ?= --conversations 200
+FAULTS_QUICK_ARGS ?= --conversations 40
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 
-.PHONY: help install lint format typecheck unit test compat bench clean build build-local \
+.PHONY: help install lint format typecheck unit test faults compat bench clean build build-local \
 	localstack-up localstack-down tf-check tf-apply-test checkov localstack-test deploy-local \
 	destroy-local demo up local-llm llm-up llm-down test-local-llm bench-local-llm iam-sim
 
 help:
 	@echo "make test       lint + typecheck + the whole test suite (offline)"
 	@echo "make unit       the fast unit tests only"
+	@echo "make faults     the fault suite: 200 seeded conversations with faults injected"
 	@echo "make tf-check   terraform fmt/validate (offline mirror) + checkov"
 	@echo "make tf-apply-test  apply workspace ci to the local emulator, test, destroy"
 	@echo "make localstack-up / localstack-down   the local AWS emulator on 127.0.0.1:4566"
@@ -84,9 +90,15 @@ unit: $(STAMP) $(IAM_SIM) checkov
 
 test: lint typecheck checkov $(IAM_SIM)
 	$(PY) -m pytest tests/unit -q
+	$(PY) -m pytest tests/faults -q
+	$(PY) -m tests.faults $(FAULTS_QUICK_ARGS)
 	$(MAKE) --no-print-directory tf-check
 	$(MAKE) --no-print-directory localstack-test
 	$(MAKE) --no-print-directory compat
+
+faults: $(STAMP)
+	$(PY) -m pytest tests/faults -q
+	$(PY) -m tests.faults $(FAULTS_ARGS)
 
 build: $(STAMP)
 	$(PY) layers/agentocore/build.py --workspace $(WORKSPACE) --out dist

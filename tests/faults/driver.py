@@ -203,6 +203,11 @@ class Driver:
             )
             body = None
         answer = Answer(tag, route, status, body if isinstance(body, dict) else None)
+        if status >= 500:  # why a save this invocation made may run again
+            message = str(((answer.body or {}).get("error") or {}).get("message", ""))
+            self.ledger.invocation_errors[self.ledger.invocation] = (
+                f"{function} answered {status} {answer.code}: {message[:90]}"
+            )
         if status == 500 and answer.code == "internal_error":  # an unexpected exception
             self.ledger.violation(
                 "http_internal_error",

@@ -190,14 +190,14 @@ class _Shrinkable:
         return self.build(_cut(self.text, cap - self.shell))
 
 
-def _storable(blocks: list[Any]) -> list[Any]:
-    """``blocks`` with lone surrogates (not encodable as UTF-8) replaced by U+FFFD."""
+def _storable(blocks: list[Any]) -> tuple[list[Any], int]:
+    """``blocks`` with lone surrogates (not encodable as UTF-8) replaced by U+FFFD, and their
+    stored size."""
     try:
-        dumps(blocks).encode("utf-8")
-        return blocks
+        return blocks, size(blocks)
     except UnicodeEncodeError:
         fixed: list[Any] = _clean(blocks)
-        return fixed
+        return fixed, size(fixed)
 
 
 def _clean(value: Any) -> Any:
@@ -222,7 +222,9 @@ def _cap(sizes_at: Callable[[int], int], hi: int, limit: int) -> int:
     return lo
 
 
-def fit(content: Sequence[ContentBlock], max_bytes: int = MAX_ITEM_CONTENT_BYTES) -> list[Any]:
+def fit(
+    content: Sequence[ContentBlock], max_bytes: int = MAX_ITEM_CONTENT_BYTES
+) -> list[ContentBlock]:
     """Content whose stored size (:func:`size`) is at most ``max_bytes``, for any content.
 
     Content that fits comes back unchanged. Otherwise the largest blocks are cut to one common
@@ -233,8 +235,8 @@ def fit(content: Sequence[ContentBlock], max_bytes: int = MAX_ITEM_CONTENT_BYTES
     unpaired partners)."""
     if max_bytes < MIN_FIT_BYTES:
         raise ValueError(f"max_bytes must be at least {MIN_FIT_BYTES}, got {max_bytes}")
-    blocks = _storable(list(content))
-    if size(blocks) <= max_bytes:
+    blocks, stored = _storable(list(content))
+    if stored <= max_bytes:
         return blocks
     parts = [_Shrinkable(b) for b in blocks]
 
@@ -279,7 +281,7 @@ def fit_all(
     contents: Sequence[Sequence[ContentBlock]],
     max_item: int = MAX_ITEM_CONTENT_BYTES,
     max_total: int = MAX_TRANSACTION_BYTES,
-) -> list[list[Any]]:
+) -> list[list[ContentBlock]]:
     """Each content fitted under ``max_item`` and all of them together under ``max_total``
     (one transaction): the largest are cut to one common cap. Contents that fit come back
     unchanged."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import random
+import re
 import sys
 import uuid
 from collections.abc import Callable
@@ -205,8 +206,10 @@ class Driver:
         answer = Answer(tag, route, status, body if isinstance(body, dict) else None)
         if status >= 500:  # why a save this invocation made may run again
             message = str(((answer.body or {}).get("error") or {}).get("message", ""))
+            cause = re.search(r"\((\w+)\)", message)
             self.ledger.invocation_errors[self.ledger.invocation] = (
-                f"{function} answered {status} {answer.code}: {message[:90]}"
+                f"{function} answered {status} {answer.code}"
+                + (f" ({cause.group(1)})" if cause else "")
             )
         if status == 500 and answer.code == "internal_error":  # an unexpected exception
             self.ledger.violation(

@@ -141,6 +141,7 @@ class Checker:
         self.stored_once(snap, cid, sent, final)
         self.usage(snap, cid)
         self.actions(snap, final)
+        self.continuation_published(snap, cid)
         if final:
             self.continuation(snap, cid)
             self.dead_letters(snap)
@@ -293,6 +294,32 @@ class Checker:
         return any(
             e.get("detail", {}).get("invocation_id") == invocation for e in snap.failed_events()
         )
+
+    def continuation_published(self, snap: Snapshot, cid: str) -> None:
+        """A pending continuation was published, or its 202 said ``"scheduled": false`` (the
+        README's contract); else nothing runs it until it is stale and the conversation
+        refuses new messages meanwhile."""
+        meta = snap.metas.get(cid) or {}
+        running = meta.get("running_invocation", {}).get("S")
+        if not running:
+            return
+        published = any(
+            e.get("detail-type") == "AgentInvocationRequested"
+            and e.get("detail", {}).get("invocation_id") == running
+            for e in self.ledger.events
+        )
+        told = any(
+            a.status == 202 and (a.body or {}).get("invocation_id") == running
+            for answers in self.ledger.answers.values()
+            for a in answers
+        )
+        if not published and not told:
+            self.violation(
+                "continuation",
+                f"{cid}: continuation {running} is pending, was never published and no 202 "
+                "named it (the deferred request was answered otherwise; new messages get 409 "
+                "conversation_busy until it is stale)",
+            )
 
     def continuation(self, snap: Snapshot, cid: str) -> None:
         """Once quiet, no continuation is left pending (unless its event was dead-lettered)."""

@@ -236,7 +236,7 @@ class Checker:
                 self.violation(
                     "stored_once",
                     f"{cid}: async request {tag} answered 202 was never run (no turn, no "
-                    "failure record)",
+                    "AgentExecutionCompleted, no failure record)",
                 )
 
     def _why_stored(self, cid: str, turn: int) -> str:
@@ -287,7 +287,15 @@ class Checker:
             )
 
     def _invocation_failed(self, snap: Snapshot, answer: Answer) -> bool:
-        return self._failed_invocation(snap, (answer.body or {}).get("invocation_id"))
+        """The invocation ended without a turn: dead-lettered, or its run completed with
+        nothing to store (e.g. the model never answered: AgentExecutionCompleted, failed)."""
+        invocation = (answer.body or {}).get("invocation_id")
+        completed = any(
+            e.get("detail-type") == "AgentExecutionCompleted"
+            and e.get("detail", {}).get("invocation_id") == invocation
+            for e in self.ledger.events
+        )
+        return completed or self._failed_invocation(snap, invocation)
 
     @staticmethod
     def _failed_invocation(snap: Snapshot, invocation: Any) -> bool:

@@ -217,9 +217,13 @@ class Checker:
             final_answer = answers[-1] if answers else None
             if final_answer is not None and final_answer.status == 200:
                 self._answered(cid, tag, final_answer, turns, commits, outbox)
-            deferred = final_answer is not None and final_answer.status == 202
-            if deferred and (final_answer.body or {}).get("status") == "running":
-                turn = (final_answer.body or {}).get("turn")
+            deferred = (final_answer.body or {}) if final_answer is not None else {}
+            if (
+                final_answer is not None
+                and final_answer.status == 202
+                and deferred.get("status") == "running"
+            ):
+                turn = deferred.get("turn")
                 if turn not in turns:
                     self.violation(
                         "stored_once",

@@ -75,13 +75,14 @@ def test_an_action_performed_without_its_approval_is_reported(
 ) -> None:
     """Rules that route every refund to standard_worker, which no longer checks the rule."""
     from agentocore.actions import routing
+    from agentocore.events.actions import ACTION_SOURCE, REQUEST_DETAIL_TYPE
     from agentocore.events.contracts import ActionRequested
     from agentocore.workers.perform import ActionWorker
 
     def standard_only(action: Any) -> dict[str, Any]:
         pattern = {
-            "source": [routing.SOURCE],
-            "detail-type": [routing.DETAIL_TYPE],
+            "source": [ACTION_SOURCE],
+            "detail-type": [REQUEST_DETAIL_TYPE],
             "detail": {"action_type": [action.name]},
         }
         return {"standard_worker": pattern, "approval_worker": None}

@@ -12,14 +12,22 @@ MAX_ENTRIES_PER_CALL = 10
 
 
 class PublishError(RuntimeError):
-    """EventBridge rejected one or more entries."""
+    """EventBridge rejected one or more entries, or the PutEvents call failed."""
 
 
 def put_events(client: Any, entries: Sequence[dict[str, Any]]) -> list[str]:
-    """PutEvents in batches of 10; returns the event ids; raises if any entry failed."""
+    """PutEvents in batches of 10; returns the event ids; raises :class:`PublishError` if any
+    entry failed or the call itself did (after botocore's retries: throttling, timeouts), so
+    callers handle one error type."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     ids: list[str] = []
     for start in range(0, len(entries), MAX_ENTRIES_PER_CALL):
-        response = client.put_events(Entries=list(entries[start : start + MAX_ENTRIES_PER_CALL]))
+        batch = list(entries[start : start + MAX_ENTRIES_PER_CALL])
+        try:
+            response = client.put_events(Entries=batch)
+        except (BotoCoreError, ClientError) as exc:
+            raise PublishError(f"PutEvents failed: {type(exc).__name__}: {exc}") from exc
         results = response.get("Entries", [])
         failed = [e for e in results if e.get("ErrorCode")]
         if response.get("FailedEntryCount") or failed:

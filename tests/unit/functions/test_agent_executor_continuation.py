@@ -375,3 +375,28 @@ def test_a_continuation_with_a_message_or_a_normal_one_without_is_rejected(stack
         with pytest.raises(EventContractError, match=problem):
             fn.handler(event, LambdaContext())
     assert model.requests == [] and stack.items("CONV#") == []
+
+
+def test_a_throttled_continuation_publish_answers_202_not_scheduled(stack, monkeypatch):
+    """Found by the fault suite (seed 150): PutEvents throttled after botocore's retries raised
+    ClientError past the continuation's handling: a 503 for a run whose deferred save had
+    committed, and the client's retry met 409 conversation_busy. Any PutEvents failure is a
+    PublishError: 202 with scheduled false, as documented."""
+    from botocore.exceptions import ClientError
+
+    install([("slow", 20, refund_call()), text_response("Refund requested.")])
+    publisher = fn.runtime().publisher
+    client = publisher.client
+
+    class Throttled:
+        def put_events(self, **kwargs):
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
+                "PutEvents",
+            )
+
+    monkeypatch.setattr(publisher._client, "get", lambda: Throttled())
+    status, body = post("c1", {"message": "Refund order A-1001"})
+    assert status == 202 and body["scheduled"] is False
+    assert marker(stack, "c1") == body["invocation_id"]
+    monkeypatch.setattr(publisher._client, "get", lambda: client)

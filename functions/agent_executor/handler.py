@@ -155,7 +155,8 @@ def _completed(
 ) -> dict[str, Any]:
     """Metrics and AgentExecutionCompleted for a finished run."""
     result = outcome.result
-    _record(result, invocation.agent_id)
+    if not outcome.replayed:  # a redelivery answered from its receipt: counted once
+        _record(result, invocation.agent_id)
     completed = AgentExecutionCompleted(
         invocation_id=invocation_id,
         agent_id=invocation.agent_id,

@@ -298,7 +298,7 @@ class AgentApi:
                 409, "turn_conflict", "another request on this conversation kept winning; retry"
             ) from exc
         result = outcome.result
-        if self.on_run is not None:
+        if self.on_run is not None and not outcome.replayed:  # a retry's run was counted
             self.on_run(result, request.agent_id)
         if outcome.running is not None:
             scheduled = self._publish_continuation(conversation_id, outcome.running, identity.sub)

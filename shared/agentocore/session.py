@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agentocore.agent.loop import Agent, Summarizer
 from agentocore.agent.result import AgentResult
 from agentocore.budget import tokens
 from agentocore.budget.guard import Budget
+from agentocore.memory.receipts import MAX_OUTCOME_BYTES, Receipt
 from agentocore.memory.store import (
     Continuation,
     ConversationBusy,
     ConversationMemory,
+    ConversationNotFound,
     TurnConflict,
     Window,
 )
@@ -53,6 +55,9 @@ class TurnOutcome:
     #: A deferred run's continuation, pending on the conversation (``result.status ==
     #: "deferred"``): publish ``AgentInvocationRequested(continuation=True)`` for it.
     running: Continuation | None = None
+    #: Answered from the receipt of an earlier delivery of the same request, which saved the
+    #: exchange: nothing ran or was stored now (``result.messages`` is empty).
+    replayed: bool = False
 
     @property
     def deferred(self) -> bool:
@@ -82,6 +87,12 @@ class ConversationRunner:
     its turns (``ConversationMemory.append(actions=...)``); the outbox relay publishes them
     from the table's stream. A run whose save fails requests nothing, so the agent must not
     have an ``action_sink`` of its own.
+
+    A request with an id (``request_id``; a continuation's invocation id) is saved with its
+    receipt (:mod:`agentocore.memory.receipts`, one GetItem before the run): a retry of a
+    request whose exchange is stored is answered from the receipt (``replayed``) without
+    running or storing anything, whatever failed after the save committed. A failed run's
+    receipt does not answer: its retry runs again.
     """
 
     def __init__(
@@ -121,7 +132,14 @@ class ConversationRunner:
         ConversationBusy (a continuation is pending) or TurnConflict (still conflicting after
         the retries). ``deadline`` (the agent's clock): see :meth:`Agent.run`; ``priority``
         goes with a deferred run's continuation. ``request_id`` scopes the ids of the actions
-        the run requests (an invocation id; default: conversation + the new user turn)."""
+        the run requests (an invocation id; default: conversation + the new user turn) and
+        identifies the request's receipt."""
+        replaces = None
+        if request_id is not None:
+            stored = self._stored(conversation_id, request_id, user_id)
+            if stored is not None and not stored.failed:
+                return self._replay(conversation_id, stored)
+            replaces = stored.first_turn if stored is not None else None
         window = self.memory.load(conversation_id, user_id=user_id)
         if window.meta.running is not None:
             raise ConversationBusy(conversation_id, window.meta.running)
@@ -153,6 +171,10 @@ class ConversationRunner:
                 priority=priority,
                 iterations=result.iterations,
             )
+        receipt = None
+        if request_id is not None:
+            receipt = self._receipt(request_id, result, user_id, running=running)
+            receipt = replace(receipt, replaces_turn=replaces)
         expected = window.meta.turn_count
         conflicts = 0
         while True:
@@ -168,9 +190,16 @@ class ConversationRunner:
                     model_id=result.model_id,
                     start_running=running,
                     actions=result.actions,
+                    receipt=receipt,
                 )
                 break
             except TurnConflict:
+                if receipt is not None:
+                    stored = self._stored(conversation_id, receipt.request_id, user_id)
+                    if stored is not None and not stored.failed:  # another delivery won
+                        return self._replay(conversation_id, stored)
+                    if stored is not None:
+                        receipt = replace(receipt, replaces_turn=stored.first_turn)
                 conflicts += 1
                 meta = self.memory.get_meta(conversation_id)
                 if meta.running is not None:
@@ -211,14 +240,18 @@ class ConversationRunner:
     ) -> TurnOutcome | None:
         """Continue the deferred run whose continuation ``invocation_id`` is pending: load the
         window ending with its toolResults, run the loop without a new user message, save the
-        rest and clear the mark in one transaction. None (nothing done) when ``invocation_id``
-        is not the pending continuation (already finished, redelivered, unknown). Whatever the
-        run's status, the stored history ends with an assistant message afterwards. Raises
-        ConversationNotFound for another user's conversation."""
+        rest and clear the mark in one transaction. When ``invocation_id`` is not the pending
+        continuation: its receipt's outcome (``replayed``) if it finished, else None (nothing
+        done: redelivered after an unsaved end, unknown). Whatever the run's status, the stored
+        history ends with an assistant message afterwards. Raises ConversationNotFound for
+        another user's conversation."""
         window = self.memory.load(conversation_id, user_id=user_id, open_turn=True)
         meta = window.meta
         running = meta.running
         if running is None or running.invocation_id != invocation_id:
+            stored = self._stored(conversation_id, invocation_id, user_id)
+            if stored is not None:
+                return self._replay(conversation_id, stored)
             log.info(
                 "no such continuation pending; nothing to do",
                 extra={"conversation_id": conversation_id, "invocation_id": invocation_id},
@@ -245,9 +278,10 @@ class ConversationRunner:
             iterations_used=running.iterations,
         )
         self._save_run_summary(window, result)
-        turn_count = self._finish(window, result, running, user_id)
+        turn_count = self._finish(window, result, running, user_id, exchange_turn)
         if turn_count is None:
-            return None
+            stored = self._stored(conversation_id, invocation_id, user_id)
+            return self._replay(conversation_id, stored) if stored is not None else None
         first_turn = turn_count - len(result.messages) + 1
         compacted = self.compact_after_save and self._compact_if_needed(
             window, result, first_turn, ctx.user_id
@@ -263,13 +297,22 @@ class ConversationRunner:
         )
 
     def _finish(
-        self, window: Window, result: AgentResult, running: Continuation, user_id: str | None
+        self,
+        window: Window,
+        result: AgentResult,
+        running: Continuation,
+        user_id: str | None,
+        exchange_turn: int | None,
     ) -> int | None:
-        """Save a continuation's messages and clear its mark (one transaction); None when the
-        mark is gone (another delivery finished it)."""
+        """Save a continuation's messages with its receipt and clear its mark (one
+        transaction); None when the mark is gone (another delivery finished it)."""
         conversation_id = window.meta.conversation_id
         expected = window.meta.turn_count
         attempts = 0
+        receipt = replace(
+            self._receipt(running.invocation_id, result, user_id or window.meta.user_id),
+            exchange_turn=exchange_turn,
+        )
         while True:
             try:
                 return self.memory.append(
@@ -282,6 +325,7 @@ class ConversationRunner:
                     model_id=result.model_id,
                     finish_running=running.invocation_id,
                     actions=result.actions,
+                    receipt=receipt,
                 )
             except TurnConflict:
                 attempts += 1
@@ -335,7 +379,7 @@ class ConversationRunner:
                 meta.turn_count,
                 exchange_turn=exchange_turn,
             )
-        turn_count = self._finish(window, result, running, user_id)
+        turn_count = self._finish(window, result, running, user_id, exchange_turn)
         if turn_count is None:
             return TurnOutcome(meta.conversation_id, result, False, None, meta.turn_count)
         return TurnOutcome(
@@ -345,6 +389,58 @@ class ConversationRunner:
             turn_count,
             turn_count,
             exchange_turn=exchange_turn,
+        )
+
+    def _stored(self, conversation_id: str, request_id: str, user_id: str | None) -> Receipt | None:
+        """The receipt of ``request_id``; ConversationNotFound when another user saved it."""
+        receipt = self.memory.get_receipt(conversation_id, request_id)
+        if receipt is not None and user_id is not None and receipt.owner != user_id:
+            raise ConversationNotFound(conversation_id)
+        return receipt
+
+    @staticmethod
+    def _receipt(
+        request_id: str,
+        result: AgentResult,
+        owner: str | None,
+        *,
+        running: Continuation | None = None,
+    ) -> Receipt:
+        return Receipt(
+            request_id=request_id,
+            outcome=result.receipt_json(MAX_OUTCOME_BYTES),
+            owner=owner,
+            failed=result.status == "failed",
+            running_invocation=running.invocation_id if running else None,
+            running_agent_id=running.agent_id if running else None,
+            running_priority=running.priority if running else None,
+            running_iterations=running.iterations if running else 0,
+        )
+
+    @staticmethod
+    def _replay(conversation_id: str, receipt: Receipt) -> TurnOutcome:
+        """The outcome a saved request answered with (its retry's answer)."""
+        running = None
+        if receipt.running_invocation is not None:
+            running = Continuation(
+                invocation_id=receipt.running_invocation,
+                agent_id=receipt.running_agent_id or "default",
+                priority=receipt.running_priority or "normal",
+                iterations=receipt.running_iterations,
+            )
+        log.info(
+            "request already saved; answering from its receipt",
+            extra={"conversation_id": conversation_id, "turn": receipt.first_turn},
+        )
+        return TurnOutcome(
+            conversation_id,
+            AgentResult.from_receipt_json(receipt.outcome),
+            True,
+            receipt.first_turn,
+            receipt.turn_count,
+            exchange_turn=receipt.exchange_turn or receipt.first_turn,
+            running=running,
+            replayed=True,
         )
 
     def _save_run_summary(self, window: Window, result: AgentResult) -> None:

@@ -141,11 +141,18 @@ def test_resume_for_another_or_a_finished_invocation_does_nothing(dynamodb, tabl
     assert runner.resume("unknown-conversation", pending.invocation_id, user_id="u1") is None
     assert dynamodb.scan(TableName=table)["Items"] == before
     assert model.remaining == 2
-    assert runner.resume("c1", pending.invocation_id, user_id="u1") is not None
+    finished = runner.resume("c1", pending.invocation_id, user_id="u1")
+    assert finished is not None and not finished.replayed
     after = dynamodb.scan(TableName=table)["Items"]
-    assert runner.resume("c1", pending.invocation_id, user_id="u1") is None  # redelivered
+    again = runner.resume("c1", pending.invocation_id, user_id="u1")  # redelivered
+    assert again is not None and again.replayed  # answered from the continuation's receipt
+    assert again.result.final_text == finished.result.final_text == "done"
+    assert again.result.usage == finished.result.usage and again.result.messages == []
+    assert (again.first_turn, again.exchange_turn) == (finished.first_turn, 1)
     assert dynamodb.scan(TableName=table)["Items"] == after
     assert model.remaining == 1
+    with pytest.raises(ConversationNotFound):  # the receipt is the owner's
+        runner.resume("c1", pending.invocation_id, user_id="mallory")
 
 
 def test_resume_by_another_user_is_not_found(dynamodb, table):

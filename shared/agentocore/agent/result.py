@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -72,3 +73,30 @@ class AgentResult(BaseModel):
     @property
     def ok(self) -> bool:
         return self.status == "completed"
+
+    def receipt_json(self, max_bytes: int) -> str:
+        """This result without its messages (they are the stored turns) as JSON under
+        ``max_bytes``: what a retried request is answered with. Over it, the actions keep their
+        ids and types only, then ``final_text`` is cut."""
+        data = self.model_dump(mode="json", exclude={"messages", "compaction"})
+        text = _compact_json(data)
+        if len(text.encode()) <= max_bytes:
+            return text
+        data["actions"] = [
+            {"type": a.type, "action_id": a.action_id, "detail": {}} for a in self.actions
+        ]
+        text = _compact_json(data)
+        while (over := len(text.encode()) - max_bytes) > 0 and data["final_text"]:
+            cut = data["final_text"][: max(0, len(data["final_text"]) - over - 16)]
+            data["final_text"], data["truncated"] = cut, True
+            text = _compact_json(data)
+        return text
+
+    @classmethod
+    def from_receipt_json(cls, text: str) -> AgentResult:
+        return cls.model_validate_json(text)
+
+
+def _compact_json(data: object) -> str:
+    """ASCII JSON: any text (lone surrogates too) is storable as a DynamoDB string."""
+    return json.dumps(data, separators=(",", ":"))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from agentocore.budget.usage import Usage
 from agentocore.events import outbox
 from agentocore.events.actions import ActionRequest
 from agentocore.memory import codec
+from agentocore.memory.receipts import Receipt, receipt_sk
 from agentocore.memory.window import StoredTurn, is_user_text, repair
 from agentocore.types import Message
 
@@ -272,6 +273,19 @@ class ConversationMemory(ddb.TableStore):
             return ConversationMeta(conversation_id)
         return _meta_from_item(conversation_id, item)
 
+    def get_receipt(self, conversation_id: str, request_id: str) -> Receipt | None:
+        """The receipt of the request ``request_id`` if its exchange is stored (consistent)."""
+        item = self.client.get_item(
+            TableName=self.table_name,
+            Key={"PK": _s(conv_pk(conversation_id)), "SK": _s(receipt_sk(request_id))},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item:
+            return None
+        receipt = Receipt.from_item(item)
+        # a hash collision of two request ids is not a receipt of this one
+        return receipt if receipt.request_id == request_id else None
+
     def load(
         self, conversation_id: str, *, user_id: str | None = None, open_turn: bool = False
     ) -> Window:
@@ -456,9 +470,13 @@ class ConversationMemory(ddb.TableStore):
         start_running: Continuation | None = None,
         finish_running: str | None = None,
         actions: Sequence[ActionRequest] = (),
+        receipt: Receipt | None = None,
     ) -> int:
         """Store ``new_messages`` as turns ``expected+1..`` and add usage to the totals, in one
-        transaction. Raises :class:`TurnConflict` if anyone else wrote first (nothing written),
+        transaction. ``receipt`` (the request's, :mod:`agentocore.memory.receipts`) is written
+        by the same transaction, with this save's turn numbers; an existing one (another
+        delivery of the request saved first) is a :class:`TurnConflict`. Raises
+        :class:`TurnConflict` if anyone else wrote first (nothing written),
         :class:`ConversationNotFound` if the conversation belongs to another user.
 
         Requires that no continuation is pending, unless ``finish_running`` is the pending one's
@@ -473,7 +491,8 @@ class ConversationMemory(ddb.TableStore):
         with the outbox item and a reserve for META under the transaction's 4 MB. The number
         of messages is bounded by ``MAX_ITERATIONS_LIMIT`` (98 with the outbox and META)."""
         count = len(new_messages)
-        limit = MAX_TRANSACTION_ITEMS - 1 - (1 if actions else 0)  # META (+ the outbox item)
+        # META (+ the outbox item) (+ the receipt)
+        limit = MAX_TRANSACTION_ITEMS - 1 - (1 if actions else 0) - (1 if receipt else 0)
         if not 0 < count <= limit:
             raise ValueError(f"can append 1..{limit} messages, got {count}")
         now = self._clock()
@@ -481,6 +500,15 @@ class ConversationMemory(ddb.TableStore):
         ttl = self.expires(now)
         writes: list[dict[str, Any]] = []
         budget = codec.MAX_TRANSACTION_BYTES - META_RESERVE_BYTES
+        if receipt is not None:
+            saved = replace(
+                receipt,
+                first_turn=expected_turn_count + 1,
+                turn_count=expected_turn_count + count,
+            )
+            item = saved.item(conv_pk(conversation_id), now_iso=now_iso, ttl=ttl)
+            writes.append(saved.put(self.table_name, item))
+            budget -= item_bytes(item)
         if actions:
             entries = outbox.entries_json(actions)
             box = outbox.outbox_item(

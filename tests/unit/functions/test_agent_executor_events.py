@@ -46,7 +46,8 @@ def test_invocation_runs_saves_and_publishes_completion(stack):
     assert 0 < detail["elapsed_ms"] < 60_000  # measured, not Lambda's remaining time
     assert detail["usage"]["input_tokens"] == 10
     assert len(model.requests) == 1
-    assert len(stack.items("CONV#c7")) == 3  # META + 2 turns
+    sks = sorted(i["SK"]["S"].split("#")[0] for i in stack.items("CONV#c7"))
+    assert sks == ["META", "REQ", "TURN", "TURN"]  # 2 turns and the invocation's receipt
 
 
 def test_duplicate_invocation_delivery_runs_once(stack):
@@ -178,22 +179,22 @@ def test_unsupported_events_raise(stack):
         fn.handler(eventbridge_event("SomethingElse", {}, "x"), LambdaContext())
 
 
-def test_redelivery_after_a_late_failure_requests_the_same_action(stack, monkeypatch):
-    """The turn ran and requested a refund, then publishing the completion failed: EventBridge
-    delivers the invocation again and the turn runs again, with new toolUse ids from the
-    model. The action id derives from the invocation and the call, so it is the same refund
-    (and the workers' idempotency makes it one effect)."""
+def test_redelivery_after_a_late_failure_answers_from_the_receipt(stack, monkeypatch):
+    """The turn ran and requested a refund, then publishing the completion failed (after the
+    save committed): EventBridge delivers the invocation again. The redelivery finds the
+    request's receipt: no second model call, no second turn or outbox item, the same answer,
+    and the completion is published this time."""
     from agentocore.events import PublishError
     from agentocore.models.scripted import tool_use_response
 
     refund = {"order_id": "A-1001", "reason": "broken"}
-    install_runtime(
+    model = install_runtime(
         fn,
         [
             tool_use_response(("first-call", "trigger_refund", refund)),
             text_response("Refund requested."),
             tool_use_response(("another-id", "trigger_refund", refund)),
-            text_response("Refund requested."),
+            text_response("Refund requested again."),
         ],
     )
     publisher = fn.runtime().publisher
@@ -209,11 +210,17 @@ def test_redelivery_after_a_late_failure_requests_the_same_action(stack, monkeyp
     event = invocation(invocation_id="inv-late", user_message="Refund order A-1001, broken")
     with pytest.raises(PublishError):
         fn.handler(event, LambdaContext())
-    fn.handler(event, LambdaContext())  # the redelivery
-    requested = stack.bus_events("ActionRequested")
-    assert len(requested) == 2  # requested twice ...
-    assert len({e["detail"]["action_id"] for e in requested}) == 1  # ... as one action
-    assert {e["detail"]["requested_by"] for e in requested} == {"user-a"}
+    again = fn.handler(event, LambdaContext())  # the redelivery
+    assert len(model.requests) == 2  # the first run's two calls only
+    assert again["reply"] == "Refund requested." and again["turn"] == 1
+    assert [t["name"] for t in again["tool_calls"]] == ["trigger_refund"]
+    events = stack.bus_events()
+    [completed] = [e for e in events if e["detail-type"] == "AgentExecutionCompleted"]
+    assert completed["detail"]["reply"] == "Refund requested."
+    [requested] = [e for e in events if e["detail-type"] == "ActionRequested"]
+    assert requested["detail"]["requested_by"] == "user-a"
+    turns = [i for i in stack.items("CONV#c7") if i["SK"]["S"].startswith("TURN#")]
+    assert len(turns) == 4 and len(stack.items("OUTBOX#c7")) == 1
 
 
 def s3_event(key: str, size: int = 25) -> dict:

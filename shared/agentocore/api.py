@@ -288,6 +288,7 @@ class AgentApi:
                 deadline=deadline,
                 priority=request.priority,
                 request_id=request_id,
+                retry_failed=True,  # a 502 is not remembered: its retry is a new attempt
             )
         except ConversationNotFound as exc:
             raise ApiError(404, "not_found", f"conversation {conversation_id} not found") from exc

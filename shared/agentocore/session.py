@@ -91,8 +91,8 @@ class ConversationRunner:
     A request with an id (``request_id``; a continuation's invocation id) is saved with its
     receipt (:mod:`agentocore.memory.receipts`, one GetItem before the run): a retry of a
     request whose exchange is stored is answered from the receipt (``replayed``) without
-    running or storing anything, whatever failed after the save committed. A failed run's
-    receipt does not answer: its retry runs again.
+    running or storing anything, whatever failed after the save committed. With
+    ``retry_failed`` a failed run's receipt does not answer: the request runs again.
     """
 
     def __init__(
@@ -127,17 +127,20 @@ class ConversationRunner:
         deadline: float | None = None,
         priority: str = "normal",
         request_id: str | None = None,
+        retry_failed: bool = False,
     ) -> TurnOutcome:
         """Run one user message; raises ConversationNotFound (another user's conversation),
         ConversationBusy (a continuation is pending) or TurnConflict (still conflicting after
         the retries). ``deadline`` (the agent's clock): see :meth:`Agent.run`; ``priority``
         goes with a deferred run's continuation. ``request_id`` scopes the ids of the actions
         the run requests (an invocation id; default: conversation + the new user turn) and
-        identifies the request's receipt."""
+        identifies the request's receipt. ``retry_failed``: a stored failed run of the request
+        does not answer it, the request runs again (a client retrying after a 502; a
+        redelivered event gets the failure it already had)."""
         replaces = None
         if request_id is not None:
             stored = self._stored(conversation_id, request_id, user_id)
-            if stored is not None and not stored.failed:
+            if stored is not None and not (stored.failed and retry_failed):
                 return self._replay(conversation_id, stored)
             replaces = stored.first_turn if stored is not None else None
         window = self.memory.load(conversation_id, user_id=user_id)
@@ -196,8 +199,8 @@ class ConversationRunner:
             except TurnConflict:
                 if receipt is not None:
                     stored = self._stored(conversation_id, receipt.request_id, user_id)
-                    if stored is not None and not stored.failed:  # another delivery won
-                        return self._replay(conversation_id, stored)
+                    if stored is not None and not (stored.failed and retry_failed):
+                        return self._replay(conversation_id, stored)  # another delivery won
                     if stored is not None:
                         receipt = replace(receipt, replaces_turn=stored.first_turn)
                 conflicts += 1

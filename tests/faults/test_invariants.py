@@ -39,7 +39,7 @@ def test_a_turn_saved_twice_is_reported(monkeypatch: pytest.MonkeyPatch) -> None
 
     def twice(self: ConversationMemory, cid: str, messages: Any, **kw: Any) -> int:
         count: int = original(self, cid, messages, **kw)
-        kw = {**kw, "expected_turn_count": count, "actions": ()}
+        kw = {**kw, "expected_turn_count": count, "actions": (), "receipt": None}
         return int(original(self, cid, messages, **kw))
 
     monkeypatch.setattr(ConversationMemory, "append", twice)

@@ -86,15 +86,25 @@ class AgentResult(BaseModel):
             {"type": a.type, "action_id": a.action_id, "detail": {}} for a in self.actions
         ]
         text = _compact_json(data)
-        while (over := len(text.encode()) - max_bytes) > 0 and data["final_text"]:
-            cut = data["final_text"][: max(0, len(data["final_text"]) - over - 16)]
-            data["final_text"], data["truncated"] = cut, True
-            text = _compact_json(data)
-        return text
+        if len(text.encode()) <= max_bytes:
+            return text
+        full = data["final_text"]
+        data["final_text"], data["truncated"] = "", True
+        room = max_bytes - len(_compact_json(data).encode()) + 2  # "" is counted already
+        # the longest prefix whose escaped form fits the room left
+        lo, hi = 0, len(full)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if len(_compact_json(full[:mid])) <= room:
+                lo = mid
+            else:
+                hi = mid - 1
+        data["final_text"] = full[:lo]
+        return _compact_json(data)
 
     @classmethod
     def from_receipt_json(cls, text: str) -> AgentResult:
-        return cls.model_validate_json(text)
+        return cls.model_validate(json.loads(text))  # lone surrogates pydantic's parser refuses
 
 
 def _compact_json(data: object) -> str:

@@ -3,7 +3,8 @@
 Costs per agent turn: load = GetItem(META) + one Query for the window (a new conversation skips
 the Query); save = one TransactWriteItems (turn Puts plus the META update guarded by
 ``turn_count = :expected`` with atomic ``ADD`` of usage and cost, plus one outbox item when the
-run requested actions: :mod:`agentocore.events.outbox`).
+run requested actions: :mod:`agentocore.events.outbox`, plus the request's receipt when it has
+an id: :mod:`agentocore.memory.receipts`).
 
 Expiry. META's ``ttl`` is ``ttl_days`` after the last save: a conversation expires as a whole
 once idle that long. Turn items are written with ``2 * ttl_days + 1 day`` and never expire

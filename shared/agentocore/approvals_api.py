@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentocore.api import ApiError, Identity, decode_token, encode_token, page_limit, parse_body
-from agentocore.approvals import ApprovalError, Status
+from agentocore.approvals import ApprovalError, InvalidPageToken, Status
 from agentocore.events.publisher import PublishError
 from agentocore.runtime import Runtime
 from agentocore.workers.decisions import ApprovalDecisions
@@ -53,14 +53,17 @@ class ApprovalsApi:
         status = STATUSES.get(query.get("status", "pending"))
         if status is None:
             raise ApiError(400, "invalid_status", "status must be pending, approved or rejected")
-        approvals, last = self.runtime.approvals.list_by_status(
-            status,
-            limit=page_limit(query.get("limit"), 50, 100),
-            start_key=decode_token(query.get("next_token")),
-        )
+        try:
+            approvals, after = self.runtime.approvals.list_by_status(
+                status,
+                limit=page_limit(query.get("limit"), 50, 100),
+                start=decode_token(query.get("next_token")),
+            )
+        except InvalidPageToken as exc:
+            raise ApiError(400, "invalid_token", str(exc)) from exc
         return 200, {
             "approvals": [a.as_dict() for a in approvals],
-            "next_token": encode_token(last),
+            "next_token": encode_token(after),
         }
 
     def decide(

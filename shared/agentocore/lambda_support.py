@@ -46,8 +46,9 @@ ACTION_EVENT_PAYLOAD = "[detail.payload, detail.digest]"
 
 
 class Idempotent:
-    """``fn(data)`` made idempotent with Powertools (DynamoDB persistence in the single table:
-    ``PK = idempotency#<name>``, ``SK`` = hash of the key, expiry in ``ttl``). With
+    """``fn(data)`` made idempotent with Powertools (DynamoDB persistence in the single table,
+    one partition per record: ``PK = idempotency#<name>#<hash>``, ``SK`` = the key, expiry in
+    ``ttl``; :mod:`agentocore.idempotency`). With
     ``payload_validation_jmespath``, the same key with another payload raises Powertools'
     ``IdempotencyValidationError``; a call still in progress, ``IdempotencyAlreadyInProgressError``.
 
@@ -82,32 +83,13 @@ class Idempotent:
 
     def _build(self) -> Callable[..., dict[str, Any]]:
         from aws_lambda_powertools.utilities.idempotency import (
-            DynamoDBPersistenceLayer,
             IdempotencyConfig,
             idempotent_function,
         )
 
-        class ExpiringPersistenceLayer(DynamoDBPersistenceLayer):
-            """Forgets a failed call's record by expiring it (UpdateItem), not deleting it:
-            no function's role has ``dynamodb:DeleteItem``. The next call with the key takes the
-            record over (Powertools' put condition accepts an expired record); TTL removes it."""
+        from agentocore.idempotency import RecordPerPartitionLayer
 
-            def _delete_record(self, data_record: Any) -> None:
-                self.client.update_item(
-                    TableName=self.table_name,
-                    Key=self._get_key(data_record.idempotency_key),
-                    UpdateExpression="SET #expiry = :gone",
-                    ExpressionAttributeNames={"#expiry": self.expiry_attr},
-                    ExpressionAttributeValues={":gone": {"N": "1"}},
-                )
-
-        layer = ExpiringPersistenceLayer(
-            table_name=self.table_name(),
-            key_attr="PK",
-            sort_key_attr="SK",
-            static_pk_value=f"idempotency#{self.name}",
-            expiry_attr="ttl",
-        )
+        layer = RecordPerPartitionLayer(table_name=self.table_name(), name=self.name)
         self._config = IdempotencyConfig(
             event_key_jmespath=self.key_jmespath,
             raise_on_no_idempotency_key=True,

@@ -78,7 +78,7 @@ def test_a_retry_after_a_502_requests_the_same_action(stack):
     status, err = post("k4", "Refund order A-1001, broken", key="after-502")
     assert (status, err["error"]["code"]) == (502, "model_failure")
     # forgotten by expiring the record (UpdateItem): no role has dynamodb:DeleteItem
-    [record] = stack.items("idempotency#agent_executor-http")
+    [record] = stack.items("idempotency#agent_executor-http#")
     assert record["ttl"] == {"N": "1"}
     status, body = post("k4", "Refund order A-1001, broken", key="after-502")
     assert status == 200, body
@@ -123,3 +123,18 @@ def test_a_malformed_key_is_a_400(stack):
     assert (status, err["error"]["code"]) == (400, "invalid_idempotency_key")
     status, err = post("k7", "hi", key="x" * 129)
     assert status == 400
+
+
+def test_each_idempotency_record_is_its_own_partition(stack):
+    """No shared partition key: a function's records spread with their keys' hashes (the
+    hash Powertools computes is the partition; the full key is the sort key)."""
+    install_runtime(fn, [text_response("one"), text_response("two"), text_response("three")])
+    for n, key in enumerate(("key-a", "key-b", "key-c")):
+        assert post(f"p{n}", "hello", key=key)[0] == 200
+    records = stack.items("idempotency#")
+    assert len(records) == 3
+    assert len({r["PK"]["S"] for r in records}) == 3
+    for record in records:
+        prefix, digest = record["PK"]["S"].rsplit("#", 1)
+        assert prefix == "idempotency#agent_executor-http"
+        assert len(digest) == 32 and record["SK"]["S"].endswith(f"#{digest}")

@@ -431,12 +431,9 @@ def test_the_same_action_id_with_another_payload_gets_no_approval(workers):
     with pytest.raises(IdempotencyValidationError):
         approval.handler(refund_event(9000, action_id="twin"), LambdaContext())
     approval.request_once.reset()
+    [record] = workers.items("idempotency#approval_worker#")  # its own partition
     workers.dynamodb.delete_item(  # the idempotency record gone (expired): the digest holds
-        TableName=workers.table,
-        Key={
-            "PK": {"S": "idempotency#approval_worker"},
-            "SK": workers.items("idempotency#approval_worker")[0]["SK"],
-        },
+        TableName=workers.table, Key={"PK": record["PK"], "SK": record["SK"]}
     )
     with pytest.raises(ActionError, match="different payload"):
         approval.handler(refund_event(9000, action_id="twin"), LambdaContext())
@@ -470,3 +467,30 @@ def test_a_request_no_saved_turn_made_performs_nothing_anywhere(workers):
         standard.handler(no_conversation, LambdaContext())
     assert workers.items("REFUND#") == [] and workers.items("APPROVAL#") == []
     assert worker_events(workers) == []
+
+
+def list_page(query):
+    event = http_event("GET", "/approvals", query=query, sub="boss", groups="[approvers]")
+    return response_json(approval.handler(event, LambdaContext()))
+
+
+def test_the_approvals_list_pages_through_every_shard(workers):
+    """GET /approvals with a small limit: every pending approval once, oldest first, across
+    the index shards; a token no listing made is a 400."""
+    ids = [f"big-{n:02d}" for n in range(9)]
+    for approval_id in ids:
+        approval.handler(refund_event(5000, action_id=approval_id), LambdaContext())
+    shards = {i["user_id"]["S"] for i in workers.items("APPROVAL#")}
+    assert len(shards) > 1 and all(s.startswith("APPROVALS#pending#") for s in shards)
+    listed, query = [], {"limit": "2"}
+    while True:
+        status, page = list_page(query)
+        assert status == 200 and len(page["approvals"]) <= 2
+        listed += [a["approval_id"] for a in page["approvals"]]
+        if not page["next_token"]:
+            break
+        query = {"limit": "2", "next_token": page["next_token"]}
+    created = sorted(ids, key=lambda i: workers.items(f"APPROVAL#{i}")[0]["created_at"]["S"])
+    assert listed == created
+    status, err = list_page({"next_token": "eyJ2IjogOX0="})  # {"v": 9}
+    assert (status, err["error"]["code"]) == (400, "invalid_token")

@@ -35,6 +35,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks" / "load"))
+from behaviour import wait_bounds  # noqa: E402
+
 LOCUSTFILE = ROOT / "benchmarks" / "load" / "locustfile.py"
 RESULTS = ROOT / "benchmarks" / "results"
 DEFAULT_USERS = (1, 5, 10, 20, 50)
@@ -186,8 +189,12 @@ def run_step(users: int, seconds: int, host: str, out: Path, env: dict[str, str]
     return read_step(users, stats, failures)
 
 
-def write_chart(steps: Sequence[StepStats], path: Path, title: str) -> None:
-    """p50/p95/p99 latency (s) and throughput (requests/s) against concurrent users, as PNG."""
+def write_chart(
+    steps: Sequence[StepStats], path: Path, title: str, mean_wait_s: float = 2.0
+) -> None:
+    """p50/p95/p99 latency (s) and throughput (requests/s) against concurrent users, as PNG.
+    The throughput panel also draws the think-time ceiling, users / mean wait: what the users
+    would send if every answer took no time."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -204,7 +211,11 @@ def write_chart(steps: Sequence[StepStats], path: Path, title: str) -> None:
     latency.set(xlabel="concurrent users", ylabel="latency (s)", title="Response time")
     latency.set_ylim(bottom=0)
     latency.legend()
-    throughput.plot(users, [s.rps for s in steps], "o-", color="tab:green")
+    throughput.plot(users, [s.rps for s in steps], "o-", color="tab:green", label="measured")
+    if mean_wait_s > 0:
+        ceiling = [u / mean_wait_s for u in users]
+        throughput.plot(users, ceiling, ":", color="gray", label=f"users / {mean_wait_s:g} s wait")
+        throughput.legend()
     for s in steps:
         if s.failures:
             throughput.annotate(
@@ -213,7 +224,10 @@ def write_chart(steps: Sequence[StepStats], path: Path, title: str) -> None:
     throughput.set(xlabel="concurrent users", ylabel="requests/s", title="Throughput")
     throughput.set_ylim(bottom=0)
     for axis in (latency, throughput):
-        axis.set_xticks(users)
+        if len(users) > 1 and users[-1] / users[0] >= 10:
+            axis.set_xscale("log")
+        axis.set_xticks(users, [str(u) for u in users])
+        axis.minorticks_off()
         axis.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
@@ -303,8 +317,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--jwt", default=os.environ.get("AGENTOCORE_JWT", ""))
     parser.add_argument("--out", type=Path, default=None, help="default benchmarks/results")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured requests first")
+    parser.add_argument(
+        "--wait", default="1,3", help="seconds between a user's messages, min,max (default 1,3)"
+    )
     args = parser.parse_args(argv)
     steps = schedule(args.users, args.quick)
+    try:
+        wait = wait_bounds(args.wait)
+    except ValueError as err:
+        parser.error(f"--wait: {err}")
     seconds = args.step_seconds or (QUICK_STEP_S if args.quick else DEFAULT_STEP_S)
     if not 5 <= seconds <= MAX_STEP_S:
         parser.error(f"--step-seconds must be 5..{MAX_STEP_S}")
@@ -316,6 +337,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         stale.unlink()
     env = dict(os.environ)
     env.pop("AGENTOCORE_JWT", None)
+    env["AGENTOCORE_LOAD_WAIT_S"] = f"{wait[0]:g},{wait[1]:g}"
     with contextlib.ExitStack() as stack:
         if args.host:
             try:
@@ -329,7 +351,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             host, model = stack.enter_context(local_api())
             target = f"local stack (emulator, local API front on 127.0.0.1), model {model}"
         auth = f"Bearer {args.jwt or 'load-warmup'}"
-        print(f"load test: {target}; users {steps}, {seconds} s per step", flush=True)
+        print(
+            f"load test: {target}; users {steps}, {seconds} s per step, "
+            f"{wait[0]:g}-{wait[1]:g} s between messages",
+            flush=True,
+        )
         warm_up(host, auth, args.warmup)
         results = []
         for users in steps:
@@ -345,11 +371,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         "target": "deployed stage" if args.host else "local stack",
         "model": model,
         "step_seconds": seconds,
+        "wait_s": list(wait),
         "date": time.strftime("%Y-%m-%d"),
     }
     write_summary(results, out / "load_summary.json", meta)
-    title = f"AgentoCore load test: {meta['target']}, model {model}, {seconds} s per step"
-    write_chart(results, out / "load.png", title)
+    title = (
+        f"AgentoCore load test: {meta['target']}, model {model}\n"
+        f"{seconds} s per step, {wait[0]:g}-{wait[1]:g} s between a user's messages"
+    )
+    write_chart(results, out / "load.png", title, mean_wait_s=sum(wait) / 2)
     print()
     print(table(results))
     print(f"\nCSV stats, load_summary.json and load.png in {out}")

@@ -13,6 +13,8 @@ MESSAGES: tuple[tuple[str, str, int, str], ...] = (
     ("weather", "What's the weather in Lima?", 3, "get_weather"),
     ("refund", "Refund order A-1001, it arrived broken", 2, "trigger_refund"),
 )
+#: Seconds between an answer and the user's next message (the seed: 1-3 s).
+DEFAULT_WAIT_S = (1.0, 3.0)
 #: Run statuses in a 200 answer that count as failures.
 FAILED_RUNS = frozenset({"failed", "budget_exceeded"})
 
@@ -41,3 +43,15 @@ def authorization(user_id: str) -> str:
     API front's development identity (the bearer token is the user id)."""
     jwt = os.environ.get("AGENTOCORE_JWT", "").strip()
     return f"Bearer {jwt or user_id}"
+
+
+def wait_bounds(value: str | None = None) -> tuple[float, float]:
+    """The think time's bounds from ``AGENTOCORE_LOAD_WAIT_S`` (``"1,3"``; ``"0,0"`` sends
+    back to back), else 1-3 s."""
+    raw = os.environ.get("AGENTOCORE_LOAD_WAIT_S", "") if value is None else value
+    if not raw.strip():
+        return DEFAULT_WAIT_S
+    low, high = (float(part) for part in raw.split(","))
+    if not 0 <= low <= high:
+        raise ValueError(f"wait bounds must be 0 <= min <= max, got {raw!r}")
+    return low, high

@@ -3,7 +3,7 @@
 Each Locust user is one customer with one conversation (a fresh conversation id): it posts a
 mix of order-status, weather and refund messages (``behaviour.MESSAGES``, weighted 5:3:2) to
 ``POST /conversations/{id}/messages`` with an ``Idempotency-Key`` per request, waiting 1-3 s
-between messages (the seed article's user).
+between messages (the seed article's user; ``AGENTOCORE_LOAD_WAIT_S="min,max"`` changes it).
 
 Identity: with ``AGENTOCORE_JWT`` set (a deployed stage), every request carries
 ``Authorization: Bearer <that JWT>``; otherwise the local API front's development identity,
@@ -16,14 +16,19 @@ from __future__ import annotations
 import json
 import uuid
 
-from behaviour import MESSAGES, authorization, failure_reason  # locust puts this dir on the path
+from behaviour import (
+    MESSAGES,
+    authorization,
+    failure_reason,
+    wait_bounds,
+)  # locust puts this dir on the path
 from locust import FastHttpUser, between, task
 
 
 class ConversationUser(FastHttpUser):
     """One customer, one conversation, a message 1-3 s after the previous answer."""
 
-    wait_time = between(1, 3)
+    wait_time = between(*wait_bounds())
     # The local front answers 503 after 30 s (API Gateway's limit): never cut a request first.
     network_timeout = 120.0
     connection_timeout = 30.0

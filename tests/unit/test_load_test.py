@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -65,8 +66,10 @@ def test_the_locustfile_weights_its_tasks_by_the_mix() -> None:
         "print(json.dumps({'tasks': [t.__name__ for t in u.tasks], "
         "'wait': [u.wait_time(None) for _ in range(200)]}))"
     )
+    env = {k: v for k, v in os.environ.items() if k != "AGENTOCORE_LOAD_WAIT_S"}
     out = subprocess.run(
         [sys.executable, "-c", script, str(ROOT / "benchmarks" / "load")],
+        env=env,
         capture_output=True,
         text=True,
         check=True,
@@ -108,6 +111,19 @@ def test_identity_is_the_jwt_when_given_else_the_dev_user(
     assert behaviour.authorization("load-user-1") == "Bearer load-user-1"
     monkeypatch.setenv("AGENTOCORE_JWT", "eyJ.a.b")
     assert behaviour.authorization("load-user-1") == "Bearer eyJ.a.b"
+
+
+def test_wait_bounds_default_to_the_seeds_one_to_three_seconds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("AGENTOCORE_LOAD_WAIT_S", raising=False)
+    assert behaviour.wait_bounds() == (1.0, 3.0)
+    monkeypatch.setenv("AGENTOCORE_LOAD_WAIT_S", "0,0")
+    assert behaviour.wait_bounds() == (0.0, 0.0)
+    assert behaviour.wait_bounds("0.5, 2") == (0.5, 2.0)
+    for bad in ("3,1", "-1,2", "2"):
+        with pytest.raises(ValueError):
+            behaviour.wait_bounds(bad)
 
 
 def test_schedule() -> None:
@@ -188,7 +204,7 @@ def test_chart_summary_and_table_from_synthetic_steps(tmp_path: Path) -> None:
         for u, p, r, f in ((1, 90, 0.5, 0), (5, 110, 2.4, 0), (50, 900, 14.0, 2))
     ]
     chart = tmp_path / "out" / "load.png"
-    load_test.write_chart(steps, chart, "synthetic")
+    load_test.write_chart(steps, chart, "synthetic", mean_wait_s=2.0)
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     import matplotlib
 

@@ -357,6 +357,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             flush=True,
         )
         warm_up(host, auth, args.warmup)
+        load_before = round(os.getloadavg()[1], 2)
         results = []
         for users in steps:
             result = run_step(users, seconds, host, out, env)
@@ -367,11 +368,15 @@ def main(argv: Sequence[str] | None = None) -> None:
                 flush=True,
             )
             results.append(result)
+    load_after = round(os.getloadavg()[1], 2)
     meta: dict[str, object] = {
         "target": "deployed stage" if args.host else "local stack",
         "model": model,
         "step_seconds": seconds,
         "wait_s": list(wait),
+        # This machine's 5-minute load average around the run: other work skews the numbers.
+        "load_average_5m": [load_before, load_after],
+        "cpus": os.cpu_count(),
         "date": time.strftime("%Y-%m-%d"),
     }
     write_summary(results, out / "load_summary.json", meta)
@@ -382,7 +387,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     write_chart(results, out / "load.png", title, mean_wait_s=sum(wait) / 2)
     print()
     print(table(results))
-    print(f"\nCSV stats, load_summary.json and load.png in {out}")
+    print(f"\nload average (5 min) {load_before} -> {load_after} on {os.cpu_count()} CPUs")
+    print(f"CSV stats, load_summary.json and load.png in {out}")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 moto 5.2 sends every invocation (Invoke, SQS event source mappings, SNS and S3 notifications)
 through ``LambdaFunction._invoke_lambda``, which would start a Docker container. Here it runs
-the deployed function zip, with its layers on the path, in a subprocess with the function's
-environment and timeout, pointed at the emulator.
+in a warm execution environment of the function (``lambda_environments.py``): a process that
+imported the deployed zip, with its layers on the path, the function's environment and pointed
+at the emulator, and serves invocations one at a time within the function's timeout.
 
 What AWS invokes asynchronously (``InvocationType=Event``, EventBridge targets, S3 bucket
 notifications, SNS subscriptions) goes through one mechanism, :func:`invoke_async`: queued, the
@@ -12,13 +13,13 @@ caller answered at once, retried per the function's event invoke config, then de
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import logging
+import math
 import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,13 +31,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
+import lambda_environments
+from lambda_environments import Throttled
+
 CACHE = Path(
     os.environ.get(
         "AGENTOCORE_LAMBDA_CACHE", Path(__file__).resolve().parents[1] / ".localstack" / "lambda"
     )
 )
 _unzip_lock = threading.Lock()
+_unpacked: dict[int, tuple[bytes, Path]] = {}  # id(code) -> (code, its directory)
+UNPACKED_MAX = 64
 _async_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lambda-async")
 _async_idle = threading.Condition()
 _async_outstanding = 0
@@ -45,19 +50,28 @@ _log = logging.getLogger("agentocore.emulator.lambda")
 # Lambda's defaults for asynchronous invocation (event invoke config unset).
 ASYNC_RETRIES = 2
 ASYNC_MAX_AGE_S = 21600
+# A throttled asynchronous event waits before its next try (AWS: 1 s doubling up to 5 min).
+THROTTLE_BACKOFF_S = 1.0
+THROTTLE_BACKOFF_MAX_S = 30.0
 
 
 def unpack(code: bytes, kind: str) -> Path:
-    """Unzip ``code`` once into the cache, keyed by its hash."""
-    digest = hashlib.sha256(code).hexdigest()[:16]
-    target = CACHE / f"{kind}-{digest}"
+    """Unzip ``code`` once into the cache, keyed by its hash (hashed once per code object)."""
     with _unzip_lock:
+        known = _unpacked.get(id(code))
+        if known is not None and known[0] is code:
+            return known[1]
+        digest = hashlib.sha256(code).hexdigest()[:16]
+        target = CACHE / f"{kind}-{digest}"
         if not target.exists():
             CACHE.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(dir=CACHE))
             with zipfile.ZipFile(io.BytesIO(code)) as zf:
                 zf.extractall(tmp)
             tmp.rename(target)
+        if len(_unpacked) >= UNPACKED_MAX:
+            _unpacked.pop(next(iter(_unpacked)))
+        _unpacked[id(code)] = (code, target)
     return target
 
 
@@ -74,15 +88,8 @@ def layer_dirs(fn: Any) -> list[str]:
     return dirs
 
 
-def run_function(
-    fn: Any, event: Any, endpoint: str, request_id: str | None = None
-) -> tuple[str, bool, str]:
-    """Execute one invocation; returns (payload JSON, errored, log text). ``request_id``: the
-    invocation's (Lambda retries an asynchronous event under its first request id)."""
-    code_dir = unpack(fn.code_bytes, "function")
-    request_id = request_id or str(uuid.uuid4())
-    # a log stream per execution environment, as Lambda names them (each run is a new one)
-    stream = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+def function_env(fn: Any, endpoint: str) -> dict[str, str]:
+    """The environment of ``fn``'s execution environments (the same for all its invocations)."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
@@ -97,8 +104,6 @@ def run_function(
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_ENDPOINT_URL": endpoint,
         "AGENTOCORE_TIMEOUT_S": str(fn.timeout),
-        "AGENTOCORE_REQUEST_ID": request_id,
-        "AGENTOCORE_LOG_STREAM": stream,
         # No X-Ray daemon runs locally; Powertools Tracer becomes a no-op instead of warning.
         "POWERTOOLS_TRACE_DISABLED": "true",
     }
@@ -120,58 +125,80 @@ def run_function(
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
             if os.environ.get(f"AGENTOCORE_REAL_{name}"):
                 env[name] = os.environ[f"AGENTOCORE_REAL_{name}"]
-    with tempfile.TemporaryDirectory(prefix="invoke-") as tmp:
-        event_file = Path(tmp) / "event.json"
-        result_file = Path(tmp) / "result.json"
-        event_file.write_text(json.dumps(event if event is not None else {}))
-        started = time.monotonic()
-        try:
-            proc = subprocess.run(
-                [
-                    sys.executable,
-                    "-s",
-                    str(BOOTSTRAP),
-                    str(code_dir),
-                    os.pathsep.join(layer_dirs(fn)),
-                    str(event_file),
-                    str(result_file),
-                ],
-                env=env,
-                cwd=code_dir,
-                capture_output=True,
-                text=True,
-                timeout=float(fn.timeout) + 5,
-            )
-            logs = proc.stdout + proc.stderr
-            if result_file.exists():
-                result = json.loads(result_file.read_text())
-            else:
-                result = {
-                    "ok": False,
-                    "payload": {
-                        "errorType": "Runtime.ExitError",
-                        "errorMessage": f"runtime exited with {proc.returncode}",
-                    },
-                }
-        except subprocess.TimeoutExpired as exc:
-            logs = f"{exc.stdout or ''}{exc.stderr or ''}"
-            result = {
-                "ok": False,
-                "payload": {
-                    "errorType": "Sandbox.Timedout",
-                    "errorMessage": f"Task timed out after {fn.timeout} seconds",
-                },
-            }
-        elapsed = (time.monotonic() - started) * 1000
-    logs += f"\nREPORT RequestId: {request_id} Duration: {elapsed:.1f} ms\n"
-    _write_logs(fn, stream, logs)
-    return json.dumps(result["payload"], default=str), not result["ok"], logs
+    return env
+
+
+def function_key(fn: Any) -> str:
+    """Identifies a function (this object: a deleted and re-created function is another one)
+    and version; its environments are kept under it."""
+    identity = fn.__dict__.get("_agentocore_identity")
+    if identity is None:
+        identity = fn.__dict__.setdefault("_agentocore_identity", uuid.uuid4().hex)
+    return f"{fn.function_arn}:{fn.version}#{identity}"
+
+
+def spec_of(fn: Any, endpoint: str) -> lambda_environments.Spec:
+    """The deployment ``fn`` is now: its code, layers, configuration and environment."""
+    return lambda_environments.Spec(
+        key=function_key(fn),
+        code_dir=str(unpack(fn.code_bytes, "function")),
+        layer_dirs=tuple(layer_dirs(fn)),
+        env=tuple(sorted(function_env(fn, endpoint).items())),
+        timeout_s=float(fn.timeout),
+        memory_mb=int(fn.memory_size),
+        log_group=fn.logs_group_name,
+    )
+
+
+def reserved_concurrency(fn: Any) -> int | None:
+    """PutFunctionConcurrency's ReservedConcurrentExecutions, None when unset."""
+    value = getattr(fn, "reserved_concurrency", None)
+    return None if value in (None, "") else int(value)
+
+
+def run_function(
+    fn: Any, event: Any, endpoint: str, request_id: str | None = None
+) -> tuple[str, bool, str]:
+    """Execute one invocation in a warm execution environment of ``fn`` (started on demand);
+    returns (payload JSON, errored, log text). ``request_id``: the invocation's (Lambda retries
+    an asynchronous event under its first request id). Raises :class:`Throttled` when the
+    function is at its concurrency limit."""
+    request_id = request_id or str(uuid.uuid4())
+    env, failed_init = lambda_environments.acquire(spec_of(fn, endpoint), reserved_concurrency(fn))
+    outcome = None
+    try:
+        outcome = failed_init or env.invoke(request_id, event if event is not None else {})
+    finally:
+        lambda_environments.release(env, outcome is not None and outcome.reusable)
+    logs = (
+        f"START RequestId: {request_id} Version: $LATEST\n{outcome.logs}"
+        f"END RequestId: {request_id}\n{report_line(request_id, outcome, env.spec.memory_mb)}\n"
+    )
+    _write_logs(fn, env.stream, logs)
+    return json.dumps(outcome.payload, default=str), not outcome.ok, logs
+
+
+def report_line(request_id: str, outcome: lambda_environments.Outcome, memory_mb: int) -> str:
+    """Lambda's REPORT line; Init Duration on an environment's first invocation only."""
+    fields = [
+        f"REPORT RequestId: {request_id}",
+        f"Duration: {outcome.duration_ms:.2f} ms",
+        f"Billed Duration: {math.ceil(outcome.duration_ms)} ms",
+        f"Memory Size: {memory_mb} MB",
+    ]
+    if outcome.max_memory_mb is not None:
+        fields.append(f"Max Memory Used: {outcome.max_memory_mb} MB")
+    if outcome.init_ms is not None:
+        fields.append(f"Init Duration: {outcome.init_ms:.2f} ms")
+    return "\t".join(fields)
 
 
 def _write_logs(fn: Any, stream: str, text: str) -> None:
+    """Append to the environment's log stream (created on its first invocation)."""
     try:
         fn.logs_backend.ensure_log_group(fn.logs_group_name)
-        fn.logs_backend.create_log_stream(fn.logs_group_name, stream)
+        with contextlib.suppress(Exception):  # exists: the environment's later invocations
+            fn.logs_backend.create_log_stream(fn.logs_group_name, stream)
         now = int(time.time() * 1000)
         events = [{"timestamp": now, "message": line} for line in text.splitlines() if line]
         if events:
@@ -202,7 +229,8 @@ def _async_settings(fn: Any) -> dict[str, Any]:
     return dict(configs[-1].config) if configs else {}
 
 
-def _submit(work: Callable[[], None]) -> None:
+def _submit(work: Callable[[], None], delay_s: float = 0.0) -> None:
+    """Run ``work`` on the async pool (after ``delay_s``), counted until it has finished."""
     global _async_outstanding
     with _async_idle:
         _async_outstanding += 1
@@ -218,7 +246,12 @@ def _submit(work: Callable[[], None]) -> None:
                 _async_outstanding -= 1
                 _async_idle.notify_all()
 
-    _async_pool.submit(tracked)
+    if delay_s > 0:
+        timer = threading.Timer(delay_s, _async_pool.submit, (tracked,))
+        timer.daemon = True
+        timer.start()
+    else:
+        _async_pool.submit(tracked)
 
 
 def wait_until_idle(timeout_s: float = 60.0) -> bool:
@@ -321,24 +354,34 @@ def invoke_async(fn: Any, event: Any, endpoint: str) -> None:
     """Lambda's asynchronous invocation: the event is queued and the caller answered at once;
     it is tried, retried up to MaximumRetryAttempts times (default 2) while it is not older than
     MaximumEventAgeInSeconds (default 6 h), then goes to the function's dead-letter queue and
-    its on-failure destination. Retries follow at once (AWS waits 1 then 2 minutes)."""
+    its on-failure destination. Retries follow at once (AWS waits 1 then 2 minutes). A throttled
+    attempt (the function at its concurrency limit) goes back to the queue with exponential
+    backoff (THROTTLE_BACKOFF_S doubling up to THROTTLE_BACKOFF_MAX_S), using no retry
+    attempt, until the event is too old, as on AWS."""
     settings = _async_settings(fn)
     retries = int(settings.get("MaximumRetryAttempts", ASYNC_RETRIES))
     max_age = float(settings.get("MaximumEventAgeInSeconds", ASYNC_MAX_AGE_S))
     queued = _clock()
     request_id = str(uuid.uuid4())  # the same for every attempt, as Lambda's retries keep it
+    state: dict[str, Any] = {"attempts": 0, "payload": None, "throttles": 0}
 
     def work() -> None:
-        attempts, payload = 0, None
-        while attempts <= retries:
+        while state["attempts"] <= retries:
             if _clock() - queued > max_age:
-                _give_up(fn, event, "EventAgeExceeded", attempts, payload)
+                _give_up(fn, event, "EventAgeExceeded", state["attempts"], state["payload"])
                 return
-            payload, errored, _logs = run_function(fn, event, endpoint, request_id)
-            attempts += 1
+            try:
+                payload, errored, _logs = run_function(fn, event, endpoint, request_id)
+            except Throttled:
+                delay = THROTTLE_BACKOFF_S * 2 ** state["throttles"]
+                state["throttles"] += 1
+                _submit(work, min(delay, THROTTLE_BACKOFF_MAX_S))
+                return
+            state["attempts"] += 1
+            state["payload"] = payload
             if not errored:
                 return
-        _give_up(fn, event, "RetriesExhausted", attempts, payload)
+        _give_up(fn, event, "RetriesExhausted", state["attempts"], state["payload"])
 
     _submit(work)
 
@@ -380,6 +423,27 @@ def deliver_event_to_lambda(
         )
 
 
+def _too_many_requests() -> type[Exception]:
+    """Lambda's throttling error (HTTP 429), as moto's server renders errors."""
+    from moto.core.exceptions import JsonRESTError
+
+    class TooManyRequestsException(JsonRESTError):
+        code = 429
+
+        def __init__(self, reason: str) -> None:
+            super().__init__("TooManyRequestsException", "Rate Exceeded.")
+            self.description = json.dumps(
+                {
+                    "__type": "TooManyRequestsException",
+                    "message": "Rate Exceeded.",
+                    "Reason": reason,
+                    "Type": "User",
+                }
+            )
+
+    return TooManyRequestsException
+
+
 def install(endpoint: str) -> None:
     """Patch moto: subprocess execution, async invoke semantics for Invoke (Event), EventBridge
     Lambda targets, S3 notifications and SNS subscriptions, SQS mapping records, event invoke
@@ -389,9 +453,13 @@ def install(endpoint: str) -> None:
 
     if getattr(LambdaFunction, "_agentocore_executor", False):
         return
+    TooManyRequests = _too_many_requests()
 
     def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
-        return run_function(self, event, endpoint)
+        try:
+            return run_function(self, event, endpoint)
+        except Throttled as throttled:
+            raise TooManyRequests(throttled.reason) from None
 
     LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
     LambdaFunction._agentocore_executor = True  # type: ignore[attr-defined]
@@ -516,13 +584,16 @@ def install(endpoint: str) -> None:
             "awsRegion": self.region_name,
         }
         response_headers: dict[str, Any] = {}
-        payload = self.invoke(
-            function_name=function_arn,
-            qualifier=None,
-            body=json.dumps({"Records": [record]}),
-            headers={},
-            response_headers=response_headers,
-        )
+        try:
+            payload = self.invoke(
+                function_name=function_arn,
+                qualifier=None,
+                body=json.dumps({"Records": [record]}),
+                headers={},
+                response_headers=response_headers,
+            )
+        except TooManyRequests:  # throttled: the message stays queued
+            return False
         if "x-amz-function-error" in response_headers:
             return False
         try:

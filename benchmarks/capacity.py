@@ -269,12 +269,12 @@ def rows(load: Load, *, after: bool) -> list[Row]:
             pending_w / shards,
             list_r,
             True,
-            f"GSI: throttles APPROVAL# writes; at limit x{PARTITION_WCU * shards / pending_w:,.0f}",
+            f"GSI: throttles APPROVAL# writes; at limit x{PARTITION_WCU * shards / pending_w:,.1f}",
         )
     )
     out.append(
         Row(
-            "UserIdIndex APPROVALS#approved|rejected" + ("#<n>" if after else ""),
+            "UserIdIndex APPROVALS#approved/rejected" + ("#<n>" if after else ""),
             f"{shards} shard{'s' if shards > 1 else ''} each",
             decided_w,
             0,
@@ -373,7 +373,7 @@ def render(load: Load, *, markdown: bool) -> str:
         f"approval ({load.actions_per_s:,.0f} actions/s, {load.approvals_per_s:,.0f} "
         f"approvals/s), {load.model_calls_per_turn:g} model calls per turn"
     )
-    lines.append(head)
+    lines += [head + ":", ""] if markdown else [head]
     cols = ["scheme", "key pattern", "partitions", "total WCU/s", "total RCU/s",
             "busiest WCU/s", "busiest RCU/s", "verdict", "note"]  # fmt: skip
     body: list[list[str]] = []
@@ -402,9 +402,11 @@ def _verdict(q: Quota) -> str:
 
 
 def _table(cols: list[str], body: list[list[str]], markdown: bool) -> list[str]:
-    if markdown:
+    if markdown:  # key patterns as code (they hold <...>)
         out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        return out + ["| " + " | ".join(row) + " |" for row in body]
+        code = cols.index("key pattern") if "key pattern" in cols else -1
+        cells = [[f"`{c}`" if i == code else c for i, c in enumerate(row)] for row in body]
+        return out + ["| " + " | ".join(row) + " |" for row in cells]
     widths = [max(len(c), *(len(r[i]) for r in body)) for i, c in enumerate(cols)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     return [fmt.format(*cols), fmt.format(*("-" * w for w in widths))] + [

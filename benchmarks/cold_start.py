@@ -14,6 +14,8 @@ handlers and boto3 are measured in interleaved rounds so that machine noise hits
 ``--xray`` runs the imports as on Lambda with active tracing (``LAMBDA_TASK_ROOT`` set,
 ``POWERTOOLS_TRACE_DISABLED`` unset); without it, as the tests and the local stack run them
 (tracing off). ``--importtime`` adds ``python -X importtime``'s largest imports per handler.
+``--xray-costs`` measures what X-Ray through Powertools Tracer costs: importing the SDK, patching
+(everything vs botocore only) and the per-invocation overhead (sampled or not, vs no tracer).
 """
 
 from __future__ import annotations
@@ -116,6 +118,97 @@ def offenders(rows: list[tuple[int, int, str]], top: int) -> list[tuple[str, flo
     return [(p, own[p], cumulative[p]) for p in ranked]
 
 
+XRAY_IMPORT = """
+import json, sys, time
+{before}
+wall, cpu = time.perf_counter(), time.process_time()
+import aws_xray_sdk.core
+print(json.dumps({{"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}}))
+"""
+
+XRAY_PATCH = """
+import json, sys, time
+import boto3, aws_xray_sdk.core
+from aws_lambda_powertools import Tracer
+cpu = time.process_time()
+if sys.argv[1] == "all":
+    Tracer(service="bench")
+else:
+    Tracer(service="bench", auto_patch=False).patch(["botocore"])
+mods = sorted(m for m in ("requests", "sqlite3", "httpx") if m in sys.modules)
+print(json.dumps({"cpu": time.process_time() - cpu, "imported": mods}))
+"""
+
+# One invocation: the handler decorator, three annotations and two DynamoDB calls (stubbed).
+XRAY_INVOKE = """
+import json, os, sys, time
+import boto3
+from botocore.stub import Stubber
+mode, n = sys.argv[1], int(sys.argv[2])
+os.environ["_X_AMZN_TRACE_ID"] = (
+    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled="
+    + ("0" if mode == "unsampled" else "1")
+)
+ddb = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="x",
+                   aws_secret_access_key="x")
+stub = Stubber(ddb)
+for _ in range(2 * (n + 1)):
+    stub.add_response("get_item", {}, {"TableName": "t", "Key": {"PK": {"S": "k"}}})
+stub.activate()
+if mode == "none":
+    def trace(fn):
+        return fn
+    annotate = lambda key, value: None
+else:
+    from aws_lambda_powertools import Tracer
+    tracer = Tracer(service="bench", auto_patch=False, disabled=mode == "disabled")
+    tracer.patch(["botocore"])
+    trace, annotate = tracer.capture_lambda_handler, tracer.put_annotation
+
+@trace
+def handler(event, context):
+    for key in ("trigger", "agent_id", "status"):
+        annotate(key, "x")
+    for _ in range(2):
+        ddb.get_item(TableName="t", Key={"PK": {"S": "k"}})
+    return {}
+
+handler({}, None)
+start = time.perf_counter()
+for _ in range(n):
+    handler({}, None)
+print(json.dumps({"us": (time.perf_counter() - start) / n * 1e6}))
+"""
+
+
+def xray_costs(env: dict[str, str], runs: int) -> None:
+    """What X-Ray through Powertools Tracer costs, on Lambda with active tracing."""
+    lambda_env = {**environment(xray=True), "PATH": env["PATH"]}
+    python = [sys.executable, "-s", "-c"]
+
+    def median(code: str, *argv: str, key: str = "cpu") -> float:
+        values = []
+        for _ in range(runs):
+            out = subprocess.run(
+                [*python, code, *argv], env=lambda_env, capture_output=True, text=True, check=True
+            ).stdout
+            values.append(json.loads(out.strip().splitlines()[-1])[key])
+        return statistics.median(values)
+
+    print(f"\nX-Ray through Powertools Tracer (Lambda env, tracing active), median of {runs}:")
+    fresh = median(XRAY_IMPORT.format(before=""))
+    after = median(XRAY_IMPORT.format(before="import boto3"))
+    print(f"  import aws_xray_sdk.core             {fresh * 1000:7.1f} ms CPU in a fresh process")
+    print(f"  ... after import boto3               {after * 1000:7.1f} ms CPU (the SDK's own part)")
+    for how, label in (("all", "Tracer() (auto_patch: patch_all)"), ("botocore", "botocore only")):
+        cost = median(XRAY_PATCH, how)
+        print(f"  {label:<36} {cost * 1000:7.1f} ms CPU")
+    print("  per invocation (decorator, 3 annotations, 2 stubbed DynamoDB calls):")
+    for mode in ("none", "disabled", "unsampled", "sampled"):
+        us = median(XRAY_INVOKE, mode, "2000", key="us")
+        print(f"    {mode:<34} {us:7.1f} µs")
+
+
 def unpack_layer(layer: Path, into: Path) -> Path:
     """The layer's ``python`` directory, unpacked from a zip (or the directory itself)."""
     if layer.is_dir():
@@ -132,6 +225,7 @@ def main() -> None:
     parser.add_argument("--xray", action="store_true", help="as on Lambda with active tracing")
     parser.add_argument("--importtime", action="store_true", help="largest imports per handler")
     parser.add_argument("--top", type=int, default=10)
+    parser.add_argument("--xray-costs", action="store_true", help="what X-Ray tracing costs")
     parser.add_argument("handlers", nargs="*", help="default: every function")
     args = parser.parse_args()
     names = args.handlers or handlers()
@@ -177,6 +271,8 @@ def main() -> None:
                     import_tree("handler", paths[name], env), args.top
                 ):
                     print(f"  {package:<28} {own:8.1f} {cumulative:8.1f}")
+    if args.xray_costs:
+        xray_costs(env, args.runs)
 
 
 if __name__ == "__main__":

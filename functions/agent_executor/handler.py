@@ -10,11 +10,9 @@ continued from ``AgentInvocationRequested(continuation=True)`` on this function.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from aws_lambda_powertools import Logger
 
 from agentocore.agent import AgentResult
 from agentocore.api import (
@@ -28,6 +26,7 @@ from agentocore.api import (
 from agentocore.events import AgentExecutionCompleted, AgentInvocationRequested, parse_event
 from agentocore.identity import IdentityError, principal
 from agentocore.identity import user_id as valid_user_id
+from agentocore.lambda_http import HttpApp
 from agentocore.lambda_support import (
     Idempotent,
     Singleton,
@@ -38,6 +37,7 @@ from agentocore.lambda_support import (
 )
 from agentocore.runtime import Runtime
 from agentocore.session import TurnOutcome
+from agentocore.tracing import function_tracer
 from agentocore.triggers import (
     Invocation,
     S3MessageReader,
@@ -46,12 +46,17 @@ from agentocore.triggers import (
     sns_invocations,
 )
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import Response
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 SERVICE = "agent_executor"
 DEFAULT_SCHEDULE_MESSAGE = "Scheduled run: review open items and report."
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
-#: The conversation routes (the approvals' are approval_worker's).
-app = http_app(logger)
+tracer = function_tracer(SERVICE)
+#: The conversation routes (the approvals' are approval_worker's); Powertools' event handler is
+#: loaded on the first HTTP event.
+app = HttpApp(lambda: http_app(logger))
 
 #: Built on the first invocation (settings from the environment; the tools and action types of
 #: the application named by AGENTOCORE_APP), then reused.

@@ -7,14 +7,13 @@ results land, can neither write an approval record nor publish a decision."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from aws_lambda_powertools import Logger
 
 from agentocore.approvals_api import ApprovalsApi
 from agentocore.events import ActionRequested, EventContractError, parse_event
+from agentocore.lambda_http import HttpApp
 from agentocore.lambda_support import (
     ACTION_EVENT_KEY,
     ACTION_EVENT_PAYLOAD,
@@ -25,15 +24,21 @@ from agentocore.lambda_support import (
     json_response,
 )
 from agentocore.runtime import Runtime
+from agentocore.tracing import function_tracer
 from agentocore.workers.approval_requests import ApprovalRequester
 from agentocore.workers.notify import SnsNotifier
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import Response
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 SERVICE = "approval_worker"
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = function_tracer(SERVICE)
 
 runtime = Singleton(Runtime)
-app = http_app(logger)
+#: The approvals routes; Powertools' event handler is loaded on the first HTTP event.
+app = HttpApp(lambda: http_app(logger))
 
 
 @app.get("/approvals")

@@ -6,25 +6,28 @@ in the queue (reported in ``batchItemFailures``); a malformed one is recorded as
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from agentocore.config import Settings
 from agentocore.lambda_support import Singleton
+from agentocore.tracing import function_tracer
 from agentocore.workers.failures import FailureRecorder
 from agentocore.workers.notify import SnsNotifier
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 SERVICE = "dlq_handler"
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = function_tracer(SERVICE)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

@@ -11,9 +11,9 @@ seconds (after the failure was fixed).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -22,15 +22,18 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
     DynamoDBRecord,
 )
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from agentocore.config import Settings
 from agentocore.events.outbox import OutboxRelay, is_outbox_insert
 from agentocore.lambda_support import Singleton
+from agentocore.tracing import function_tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 SERVICE = "outbox_relay"
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = function_tracer(SERVICE)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 

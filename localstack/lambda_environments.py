@@ -99,7 +99,7 @@ class Environment:
         self._frames: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._logs: list[str] = []
         self._logs_lock = threading.Lock()
-        started = time.monotonic()
+        self._started = time.monotonic()
         env = {
             **dict(spec.env),
             "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
@@ -116,7 +116,6 @@ class Environment:
         )
         self._reader = threading.Thread(target=self._read, daemon=True, name="lambda-env-out")
         self._reader.start()
-        self._started = started
 
     @property
     def pid(self) -> int:
@@ -127,8 +126,10 @@ class Environment:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             if line.startswith(FRAME):
-                self._frames.put(json.loads(line[len(FRAME) :]))
-            elif line != b"\n":
+                with contextlib.suppress(ValueError):  # cut short: the process died writing it
+                    self._frames.put(json.loads(line[len(FRAME) :]))
+                    continue
+            if line != b"\n":
                 with self._logs_lock:
                     self._logs.append(line.decode("utf-8", "replace"))
         self._frames.put(None)

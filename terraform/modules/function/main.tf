@@ -92,7 +92,16 @@ resource "aws_lambda_function" "this" {
   kms_key_arn                    = var.kms_key_arn
 
   environment {
-    variables = var.environment
+    # The layer's botocore keeps only the service models the framework uses (build.py
+    # LAMBDA_DATA_PATH): botocore searches AWS_DATA_PATH before its own data, so the layer's
+    # (pinned) models come first, then the runtime SDK's for every other service.
+    variables = merge({
+      AWS_DATA_PATH = join(":", [
+        "/opt/python/botocore/data",
+        "/var/lang/lib/${var.runtime}/site-packages/botocore/data",
+        "/var/runtime/botocore/data",
+      ])
+    }, var.environment)
   }
 
   tracing_config {

@@ -2,7 +2,8 @@
 package (a package's ``*.dist-info`` counted with it). Prints numbers; asserts nothing.
 
     .venv/bin/python benchmarks/layer_size.py [dist/agentocore-layer.zip ...]
-    .venv/bin/python benchmarks/layer_size.py --build [--with-sdk] [--arch arm64 --python 3.12]
+    .venv/bin/python benchmarks/layer_size.py --build [--with-sdk | --runtime-sdk]
+        [--arch arm64 --python 3.12]
 
 With ``--build`` the layer is built first (layers/agentocore/build.py, into a temporary
 directory); without, the zips given (default ``dist/agentocore-layer.zip``) are read.
@@ -25,9 +26,12 @@ MIB = 2**20
 
 
 def package_of(name: str) -> str:
-    """The top-level package of a layer entry (``python/<package>/...``), dist-info merged."""
+    """The top-level package of a layer entry (``python/<package>/...``), dist-info merged;
+    botocore's service models (``botocore/data``) counted apart from its code."""
     parts = name.split("/")
     top = parts[1] if parts[0] == "python" and len(parts) > 1 else parts[0]
+    if parts[1:3] == ["botocore", "data"]:
+        return "botocore/data"
     if top.endswith(".dist-info"):
         top = re.sub(r"-[^-]+\.dist-info$", "", top).lower().replace("-", "_")
         return {"python_dateutil": "dateutil", "pydantic_core": "pydantic_core"}.get(top, top)
@@ -66,7 +70,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("layers", nargs="*", type=Path)
     parser.add_argument("--build", action="store_true", help="build the layer first")
-    parser.add_argument("--with-sdk", action="store_true", help="with --build: ship boto3")
+    sdk = parser.add_mutually_exclusive_group()
+    sdk.add_argument("--with-sdk", action="store_true", help="with --build: the whole SDK")
+    sdk.add_argument("--runtime-sdk", action="store_true", help="with --build: no SDK")
     parser.add_argument("--arch", default="arm64")
     parser.add_argument("--python", default="3.12")
     args = parser.parse_args()
@@ -76,7 +82,8 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="layer-size-") as tmp:
         command = [sys.executable, str(BUILD), "--out", tmp, "--arch", args.arch]
-        command += ["--python", args.python] + (["--with-sdk"] if args.with_sdk else [])
+        command += ["--python", args.python]
+        command += ["--with-sdk"] * args.with_sdk + ["--runtime-sdk"] * args.runtime_sdk
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         report(Path(tmp) / "agentocore-layer.zip")
 

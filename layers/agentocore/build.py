@@ -7,7 +7,7 @@
 
 The layer holds ``python/agentocore`` plus the pinned requirements (their whole closure, with
 ``--no-deps``), installed for the target platform with pip's ``--platform``/``--python-version``/
-``--only-binary`` (manylinux wheels only, no compiling). The SDK (``--sdk``):
+``--only-binary`` (manylinux wheels only, no compiling). The SDK (``build_layer(sdk=...)``):
 
 - ``pinned`` (default): boto3, botocore and s3transfer at the tests' versions, botocore's
   ``data/`` pruned to ``BOTOCORE_SERVICES`` and the files its loader needs; every other service

@@ -39,6 +39,8 @@ CALL_LOG := $(CURDIR)/.localstack/aws-calls.jsonl
 # checker's own tests and the reduced suite (~25 s).
 FAULTS_ARGS ?= --conversations 200
 FAULTS_QUICK_ARGS ?= --conversations 40
+# The unit tests run on every core (pytest-xdist); PYTEST_WORKERS=0 runs them in one process.
+PYTEST_WORKERS ?= auto
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 
@@ -88,10 +90,10 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
 unit: $(STAMP) $(IAM_SIM) checkov
-	$(PY) -m pytest tests/unit -q
+	$(PY) -m pytest tests/unit -q -n $(PYTEST_WORKERS)
 
 test: lint typecheck checkov $(IAM_SIM)
-	$(PY) -m pytest tests/unit -q
+	$(PY) -m pytest tests/unit -q -n $(PYTEST_WORKERS)
 	$(PY) -m pytest tests/faults -q
 	$(PY) -m tests.faults $(FAULTS_QUICK_ARGS)
 	$(MAKE) --no-print-directory tf-check
@@ -196,7 +198,7 @@ compat:
 	    touch $$venv/.installed || exit 1; \
 	  fi; \
 	  echo "compat: unit tests on $$($$venv/bin/python -V)"; \
-	  $$venv/bin/python -m pytest tests/unit -q -p no:cacheprovider || exit 1; \
+	  $$venv/bin/python -m pytest tests/unit -q -p no:cacheprovider -n $(PYTEST_WORKERS) || exit 1; \
 	done
 
 bench: $(STAMP)

@@ -53,7 +53,8 @@ def summary(latencies: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--users", type=int, default=0, help="then N users x 3 messages at once")
+    parser.add_argument("--users", type=int, default=0, help="then N users at once")
+    parser.add_argument("--messages", type=int, default=3, help="each concurrent user's")
     args = parser.parse_args()
     front = Front(deployed_routes(endpoint(), api_id_from_outputs()), endpoint())
     server = make_server(front, "127.0.0.1", 0, quiet=True)
@@ -68,13 +69,13 @@ def main() -> None:
     if args.users:
 
         def user(n: int) -> list[float]:
-            return [post(url % f"user-{run}-{n}", MESSAGES[i % 2]) for i in range(3)]
+            return [post(url % f"user-{run}-{n}", MESSAGES[i % 2]) for i in range(args.messages)]
 
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=args.users) as pool:
             together = [ms for user_ms in pool.map(user, range(args.users)) for ms in user_ms]
         elapsed = time.perf_counter() - start
-        print(f"{args.users} concurrent users x 3 messages (no think time):")
+        print(f"{args.users} concurrent users x {args.messages} messages (no think time):")
         print(f"  {summary(together)}   {len(together) / elapsed:.1f} requests/s")
     server.shutdown()
 

@@ -99,6 +99,9 @@ def apply_hooks() -> None:
 
     strict_dynamodb.install()
     strict_config.install()
+    import fast_moto
+
+    fast_moto.install()
     import s3_bucket_policy
     import strict_events
 

@@ -14,9 +14,10 @@ DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful, careful assistant. Use the tools you are given when they help; "
     "never invent tool results. If a tool reports an error, read it and correct your call."
 )
-# Each loop iteration adds at most two messages (assistant + user); one run, its first user
-# message and the meta update must fit into one DynamoDB transaction (100 actions).
-MAX_ITERATIONS_LIMIT = 48
+# Each loop iteration adds at most two messages (assistant + user); one run (its first user
+# message, 2 * 47, the closing answer: 96), the META update, the outbox item and the request's
+# receipt must fit into one DynamoDB transaction (100 actions).
+MAX_ITERATIONS_LIMIT = 47
 
 
 class ConfigError(ValueError):

@@ -64,12 +64,16 @@ class TransactionLog:
 
 
 def sizes_of(transact_items):
-    """Each Put item's size as DynamoDB counts it (names + string/number values)."""
+    """Each Put item's size as DynamoDB counts it (names + string/number values; a BOOL is
+    one byte)."""
+
+    def value_bytes(v):
+        [(kind, value)] = v.items()
+        return 1 if kind == "BOOL" else len(value.encode())
+
     items = [next(iter(a.values())).get("Item") for a in transact_items]
     return [
-        sum(len(k.encode()) + len(next(iter(v.values())).encode()) for k, v in i.items())
-        for i in items
-        if i is not None
+        sum(len(k.encode()) + value_bytes(v) for k, v in i.items()) for i in items if i is not None
     ]
 
 
@@ -130,16 +134,21 @@ def test_escaped_tool_output_is_saved_with_its_usage_not_lost(memory, dynamodb):
 
 
 def test_a_save_of_many_large_escaped_messages_fits_one_transaction(memory, dynamodb):
-    """98 messages of ~1 MB escaped text each (the longest run): every item under 400 KB and
+    """96 messages of ~1 MB escaped text each (the longest run): every item under 400 KB and
     the transaction under 4 MB, the save degraded (cut) rather than failed."""
+    from agentocore.config import MAX_ITERATIONS_LIMIT
+    from agentocore.memory.receipts import MAX_OUTCOME_BYTES, Receipt
+
     doc = json_document(400_000)
     messages = [user(doc)]
-    for i in range(48):
+    for i in range(MAX_ITERATIONS_LIMIT):
         messages += [tool_use(f"t{i}", tool_input={"q": doc[:50_000]}), tool_result(f"t{i}", doc)]
     messages.append(assistant(doc))
-    assert len(messages) == 98
+    assert len(messages) == 96
     log = TransactionLog(dynamodb)
-    assert memory.append("c1", messages, expected_turn_count=0, user_id="u1") == 98
+    receipt = Receipt(request_id="r-1", outcome='"' + "y" * (MAX_OUTCOME_BYTES - 2) + '"')
+    saved = memory.append("c1", messages, expected_turn_count=0, user_id="u1", receipt=receipt)
+    assert saved == 96
     sizes = sizes_of(log.requests[0])
     assert max(sizes) <= MAX_ITEM_BYTES
     assert sum(sizes) <= codec.MAX_TRANSACTION_BYTES < TRANSACTION_LIMIT
@@ -147,7 +156,7 @@ def test_a_save_of_many_large_escaped_messages_fits_one_transaction(memory, dyna
     while after is not None:  # 1 MB pages
         _, page, after = memory.history("c1", user_id="u1", after_turn=after)
         turns += page
-    assert len(turns) == 98
+    assert len(turns) == 96
     assert is_valid([t.message for t in turns])  # every pair kept its ids
 
 

@@ -120,21 +120,27 @@ def test_the_runner_refuses_an_agent_that_publishes_itself():
         ConversationRunner(agent, ConversationMemory("t"))
 
 
-def test_the_longest_run_and_its_outbox_fit_one_transaction(dynamodb, table):
-    """max_iterations=48: 1 user + 48 x (assistant + user) + the closing assistant = 98
-    messages; + META + the outbox item = 100 = MAX_TRANSACTION_ITEMS."""
+def test_the_longest_run_its_outbox_and_its_receipt_fit_one_transaction(dynamodb, table):
+    """max_iterations=47: 1 user + 47 x (assistant + user) + the closing assistant = 96
+    messages; + META + the outbox item + the request's receipt = 99 <= MAX_TRANSACTION_ITEMS."""
     from agentocore.config import MAX_ITERATIONS_LIMIT
+    from agentocore.memory.receipts import Receipt
 
     longest = 1 + 2 * MAX_ITERATIONS_LIMIT + 1
-    assert longest + 2 == MAX_TRANSACTION_ITEMS
+    assert longest + 3 <= MAX_TRANSACTION_ITEMS
+    receipt = Receipt(request_id="req-longest", outcome="{}")
     memory = ConversationMemory(table, client=dynamodb)
     messages = [
         {"role": "user" if i % 2 == 0 else "assistant", "content": [{"text": f"m{i}"}]}
         for i in range(longest)
     ]
-    assert memory.append("c1", messages, expected_turn_count=0, actions=[action()]) == longest
-    with pytest.raises(ValueError, match=r"1\.\.98"):
-        memory.append("c2", [*messages, messages[0]], expected_turn_count=0, actions=[action()])
+    saved = memory.append(
+        "c1", messages, expected_turn_count=0, actions=[action()], receipt=receipt
+    )
+    assert saved == longest and memory.get_receipt("c1", "req-longest") is not None
+    too_many = [*messages, messages[0], messages[1]]
+    with pytest.raises(ValueError, match=r"1\.\.97"):
+        memory.append("c2", too_many, expected_turn_count=0, actions=[action()], receipt=receipt)
     assert len(OutboxView(dynamodb, table).items) == 1
 
 

@@ -490,7 +490,8 @@ class ConversationMemory(ddb.TableStore):
         Sizes never fail a save: :func:`codec.fit_all` cuts the largest contents (visible
         marker, toolUse/toolResult ids kept) until each item is under 400 KB and all items
         with the outbox item and a reserve for META under the transaction's 4 MB. The number
-        of messages is bounded by ``MAX_ITERATIONS_LIMIT`` (98 with the outbox and META)."""
+        of messages is bounded by ``MAX_ITERATIONS_LIMIT``: 96, with META, the outbox item and the
+        receipt 99 (the transaction's limit is 100)."""
         count = len(new_messages)
         # META (+ the outbox item) (+ the receipt)
         limit = MAX_TRANSACTION_ITEMS - 1 - (1 if actions else 0) - (1 if receipt else 0)

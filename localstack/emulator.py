@@ -99,9 +99,11 @@ def apply_hooks() -> None:
 
     strict_dynamodb.install()
     strict_config.install()
+    import control_plane
     import fast_moto
 
     fast_moto.install()
+    control_plane.install()
     import s3_bucket_policy
     import strict_events
 

@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -68,7 +69,12 @@ def unpack(code: bytes, kind: str) -> Path:
             tmp = Path(tempfile.mkdtemp(dir=CACHE))
             with zipfile.ZipFile(io.BytesIO(code)) as zf:
                 zf.extractall(tmp)
-            tmp.rename(target)
+            try:
+                tmp.rename(target)
+            except OSError:  # another process (a parallel test worker) unpacked it first
+                shutil.rmtree(tmp, ignore_errors=True)
+                if not target.exists():
+                    raise
         if len(_unpacked) >= UNPACKED_MAX:
             _unpacked.pop(next(iter(_unpacked)))
         _unpacked[id(code)] = (code, target)

@@ -506,3 +506,40 @@ def test_redrive_policy_count_and_target(aws: Path) -> None:
         sqs.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": policy})
         got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])
         assert json.loads(got["Attributes"]["RedrivePolicy"])["maxReceiveCount"] == count
+
+
+def test_control_plane_requests_under_terraforms_parallelism_all_succeed(tmp_path: Path) -> None:
+    """Roles and functions created 16 at a time, listed meanwhile (moto's IAM and Lambda dicts
+    are iterated and mutated by the server's threads; control_plane serializes them): every
+    request succeeds and every function names its role."""
+    with ephemeral.server(hooks=True) as endpoint:
+        kwargs = {
+            "endpoint_url": endpoint,
+            "region_name": REGION,
+            "aws_access_key_id": "test",
+            "aws_secret_access_key": "test",
+        }
+        iam, lam = boto3.client("iam", **kwargs), boto3.client("lambda", **kwargs)
+        trust = json.dumps({"Version": "2012-10-17", "Statement": []})
+
+        def create(i: int) -> str:
+            role = iam.create_role(RoleName=f"r{i}", AssumeRolePolicyDocument=trust)["Role"]
+            iam.list_roles()
+            lam.create_function(
+                FunctionName=f"f{i}",
+                Runtime="python3.12",
+                Role=role["Arn"],
+                Handler="handler.handler",
+                Code={"ZipFile": zip_of("def handler(event, context):\n    return event\n")},
+            )
+            lam.list_functions()
+            return role["Arn"]
+
+        with ThreadPoolExecutor(16) as pool:
+            arns = list(pool.map(create, range(32)))
+        functions = {
+            f["FunctionName"]: f["Role"]
+            for page in lam.get_paginator("list_functions").paginate()
+            for f in page["Functions"]
+        }
+        assert functions == {f"f{i}": arns[i] for i in range(32)}

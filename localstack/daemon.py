@@ -3,6 +3,7 @@ only the process group we started."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -86,13 +87,15 @@ class Daemon:
             print(f"{self.name} not running")
             self.pid_file.unlink(missing_ok=True)
             return
-        os.killpg(pid, signal.SIGTERM)
-        for _ in range(50):
-            if self.running_pid() is None:
-                break
-            time.sleep(0.1)
-        else:
-            os.killpg(pid, signal.SIGKILL)
+        # the group may end on its own between any two of these steps (no such process: done)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+            for _ in range(100):  # its Lambda environments stop with it
+                if self.running_pid() is None:
+                    break
+                time.sleep(0.1)
+            else:
+                os.killpg(pid, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
         print(f"{self.name} stopped (pid {pid})")
 

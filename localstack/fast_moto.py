@@ -3,8 +3,11 @@
 - ``Table.query`` starts from ``Table.all_items()``, which collects every item of the table and
   sorts them all, on every Query, and only then keeps the queried partition: a Query costs
   O(n log n) in the table's size, and the local stack slows down as tests and load tests fill
-  the table. Here a base-table Query reads its own partition only, and an index Query gets the
-  items unsorted (moto sorts what it keeps by the index's keys afterwards). Scan keeps the
+  the table. Here a base-table Query reads its own partition only, and with a string sort key
+  (no condition or ``BETWEEN``) and no filter only the items moto's loop would reach: those in
+  range, after the ExclusiveStartKey, ``Limit`` + 1 of them in the Query's order (a window of
+  60 turns reads 61 items whatever the conversation's length, as DynamoDB does). An index Query
+  gets the items unsorted (moto sorts what it keeps by the index's keys afterwards). Scan keeps the
   sorted ``all_items`` (its pages depend on that order).
 - The server's dispatcher calls ``backends.list_of_moto_modules()`` (a directory listing plus a
   ``stat`` per entry) on every request to recognise service hosts; the list never changes.
@@ -19,23 +22,104 @@ from __future__ import annotations
 import functools
 import os
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 _scope = threading.local()
-#: positional index of ``index_name`` in ``Table.query(hash_key, *args)``
-_INDEX_NAME_ARG = 6
+#: positional indexes in ``Table.query(hash_key, *args)``
+_COMPARISON, _BOUNDS, _LIMIT, _START, _FORWARD, _INDEX_NAME, _FILTER = 0, 1, 2, 3, 4, 6, 8
 
 
-def _query_items(table: Any, hash_key: Any) -> list[Any]:
-    """What ``all_items`` must yield for a Query of ``hash_key`` (None: an index Query)."""
-    if hash_key is None:
-        if table.range_key_attr:
-            return [item for hash_set in table.items.values() for item in hash_set.values()]
-        return list(table.items.values())
+@dataclass(frozen=True)
+class _Read:
+    """What a base-table Query needs of its partition: the items moto's own loop would reach
+    (it checks them again and pages them as it always does)."""
+
+    hash_key: Any
+    comparison: str | None = None
+    bounds: tuple[Any, ...] = ()
+    limit: int | None = None
+    start: str | None = None
+    forward: bool = True
+    filtered: bool = True
+
+    def items(self, table: Any) -> list[Any]:
+        if not table.range_key_attr:
+            item = table.items.get(self.hash_key)
+            return [item] if item is not None else []
+        items = list(table.items.get(self.hash_key, {}).values())
+        between = (self.comparison or "").upper() == "BETWEEN"
+        if not (self.comparison is None or between) or any(b.type != "S" for b in self.bounds):
+            return items
+        if any(i.range_key is None or i.range_key.type != "S" for i in items):
+            return items
+        if between:  # UTF-8 orders strings as their code points: Python's order is DynamoDB's
+            low, high = self.bounds[0].value, self.bounds[1].value
+            items = [i for i in items if low <= i.range_key.value <= high]
+        items.sort(key=lambda i: i.range_key.value, reverse=not self.forward)
+        if self.start is not None:
+            start = self.start
+            items = [i for i in items if (i.range_key.value > start) == self.forward]
+            items = [i for i in items if i.range_key.value != start]
+        if not self.filtered and self.limit:
+            items = items[: self.limit + 1]  # one more: moto's loop then sets LastEvaluatedKey
+        return items
+
+
+def _read_of(table: Any, hash_key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Read:
+    def arg(position: int, name: str) -> Any:
+        return kwargs.get(name, args[position] if len(args) > position else None)
+
+    bounds = tuple(arg(_BOUNDS, "range_objs") or ())
+    start = arg(_START, "exclusive_start_key")
+    start_sk = None
+    if start:
+        try:
+            start_sk = str(start[table.range_key_attr]["S"])
+        except (KeyError, TypeError):  # not a string sort key: read the whole partition
+            return _Read(hash_key)
+    if len(bounds) not in (0, 2):
+        return _Read(hash_key)
+    return _Read(
+        hash_key,
+        comparison=arg(_COMPARISON, "range_comparison"),
+        bounds=bounds,
+        limit=arg(_LIMIT, "limit"),
+        start=start_sk,
+        forward=arg(_FORWARD, "scan_index_forward") is not False,
+        filtered=_filters(arg(_FILTER, "filter_expression"))
+        or any(k not in _NAMED for k in kwargs),
+    )
+
+
+def _filters(expression: Any) -> bool:
+    """Whether a FilterExpression may drop items (moto's "no filter" is an ``OpDefault``)."""
+    return expression is not None and getattr(expression, "OP", None) != "NONE"
+
+
+#: keyword arguments of ``Table.query`` that are not filters
+_NAMED = frozenset(
+    {
+        "range_comparison",
+        "range_objs",
+        "limit",
+        "exclusive_start_key",
+        "scan_index_forward",
+        "projection_expressions",
+        "index_name",
+        "consistent_read",
+        "filter_expression",
+        "hash_key_conditions",
+        "range_key_conditions",
+    }
+)
+
+
+def _index_items(table: Any) -> list[Any]:
+    """Every item, unsorted (moto sorts what an index Query keeps by the index's keys)."""
     if table.range_key_attr:
-        return list(table.items.get(hash_key, {}).values())
-    item = table.items.get(hash_key)
-    return [item] if item is not None else []
+        return [item for hash_set in table.items.values() for item in hash_set.values()]
+    return list(table.items.values())
 
 
 def _no_access_log(self: Any, code: int | str = "-", size: int | str = "-") -> None:
@@ -55,13 +139,15 @@ def install() -> None:
         scope = getattr(_scope, "table", None)
         if scope is None or scope[0] is not self:
             return all_items(self)
-        return _query_items(self, scope[1])
+        read = scope[1]
+        return _index_items(self) if read is None else read.items(self)
 
     def partition_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-        index_name = args[_INDEX_NAME_ARG] if len(args) > _INDEX_NAME_ARG else None
+        index_name = args[_INDEX_NAME] if len(args) > _INDEX_NAME else None
         index_name = kwargs.get("index_name", index_name)
         previous = getattr(_scope, "table", None)
-        _scope.table = (self, None if index_name else hash_key)
+        read = None if index_name else _read_of(self, hash_key, args, kwargs)
+        _scope.table = (self, read)
         try:
             return query(self, hash_key, *args, **kwargs)
         finally:

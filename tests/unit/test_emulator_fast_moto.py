@@ -58,10 +58,14 @@ def test_a_base_table_query_answers_its_partition_in_order_by_pages(
 ) -> None:
     everything = scanned(client)
     read: list[int] = []
-    original = fast_moto._query_items
-    monkeypatch.setattr(
-        fast_moto, "_query_items", lambda t, h: read.append(len(original(t, h))) or original(t, h)
-    )
+    original = fast_moto._Read.items
+
+    def spy(self: Any, table: Any) -> list[Any]:
+        items = original(self, table)
+        read.append(len(items))
+        return items
+
+    monkeypatch.setattr(fast_moto._Read, "items", spy)
     for forward in (True, False):
         got = pages(
             client,
@@ -81,7 +85,61 @@ def test_a_base_table_query_answers_its_partition_in_order_by_pages(
         )
         want = [i for i in want if "TURN#000000020" <= i["SK"]["S"] <= "TURN#000000150"]
         assert got == want and got
-    assert read and set(read) == {25}  # each page read the partition, not the 300 items
+    # each page read at most Limit + 1 items of its partition, not the partition nor the table
+    assert read and max(read) <= 5
+
+
+def test_other_key_conditions_and_a_lower_case_between(client: Any) -> None:
+    everything = [i for i in scanned(client) if i["PK"]["S"] == "CONV#5"]
+    conditions = {
+        "SK between :lo AND :hi": lambda sk: "TURN#000000050" <= sk <= "TURN#000000120",
+        "SK >= :lo": lambda sk: sk >= "TURN#000000050",
+        "begins_with(SK, :p)": lambda sk: sk.startswith("TURN#0000001"),
+    }
+    values = {
+        ":lo": {"S": "TURN#000000050"},
+        ":hi": {"S": "TURN#000000120"},
+        ":p": {"S": "TURN#0000001"},
+    }
+    for condition, holds in conditions.items():
+        used = {k: v for k, v in values.items() if k in condition}
+        for forward in (True, False):
+            got = pages(
+                client,
+                KeyConditionExpression=f"PK = :pk AND {condition}",
+                ExpressionAttributeValues={":pk": {"S": "CONV#5"}, **used},
+                ScanIndexForward=forward,
+                Limit=7,
+            )
+            want = sorted(
+                (i for i in everything if holds(i["SK"]["S"])),
+                key=lambda i: i["SK"]["S"],
+                reverse=not forward,
+            )
+            assert got == want and got, condition
+
+
+def test_a_start_key_that_is_gone_and_a_whole_partition_read(client: Any) -> None:
+    everything = sorted(
+        (i for i in scanned(client) if i["PK"]["S"] == "CONV#6"), key=lambda i: i["SK"]["S"]
+    )
+    start = {"PK": {"S": "CONV#6"}, "SK": {"S": everything[9]["SK"]["S"] + "x"}}  # no such item
+    for forward, want in ((True, everything[10:15]), (False, everything[9::-1][:5])):
+        page = client.query(
+            TableName=TABLE,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": "CONV#6"}},
+            ExclusiveStartKey=start,
+            ScanIndexForward=forward,
+            Limit=5,
+        )
+        assert page["Items"] == want and "LastEvaluatedKey" in page
+    whole = client.query(
+        TableName=TABLE,
+        KeyConditionExpression="PK = :pk",
+        ExpressionAttributeValues={":pk": {"S": "CONV#6"}},
+    )
+    assert whole["Items"] == everything and "LastEvaluatedKey" not in whole
 
 
 def test_a_filtered_query_and_an_empty_partition(client: Any) -> None:

@@ -254,6 +254,19 @@ _reaper: threading.Thread | None = None
 _closed = False
 
 
+def _gone(proc: subprocess.Popen[Any]) -> bool:
+    """Whether an environment's process has exited. ``poll()`` alone answers None while another
+    thread waits on the process (Popen lets one thread reap it), so a killed process that is a
+    zombie, or already reaped, counts as gone by its ``/proc`` state."""
+    if proc.poll() is not None:
+        return True
+    try:
+        state = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("Z", "X")
+
+
 def acquire(spec: Spec, reserved: int | None) -> tuple[Environment, Outcome | None]:
     """An environment of ``spec``'s deployment for one invocation, and its init failure (the
     environment is then dead; still call :func:`release`). Raises :class:`Throttled` at the
@@ -278,7 +291,7 @@ def acquire(spec: Spec, reserved: int | None) -> tuple[Environment, Outcome | No
         env = None
         while function.idle and env is None:  # the most recently used one still running
             env = function.idle.pop()
-            if env.proc.poll() is not None:
+            if _gone(env.proc):
                 retired.append(env)
                 env = None
     _stop_all(retired)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Iterator
 from typing import Any
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 # Never let a test talk to real AWS: fake credentials, a fixed region, no endpoint override.
@@ -15,6 +18,11 @@ for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
 os.environ["AWS_ACCESS_KEY_ID"] = "testing"
 os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
 os.environ["AWS_DEFAULT_REGION"] = "us-east-1"
+
+# moto's mock_aws() resets boto3's default session, so every test's first client would parse
+# botocore's JSON models again (~100 ms a client). The tests' sessions share one data loader per
+# AWS_DATA_PATH instead, the way one long-lived session shares it: the files never change.
+botocore.session.create_loader = functools.lru_cache(maxsize=None)(botocore.loaders.create_loader)  # type: ignore[attr-defined]
 
 
 @pytest.fixture

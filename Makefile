@@ -44,7 +44,7 @@ PYTEST_WORKERS ?= auto
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 
-.PHONY: help install lint format typecheck unit test faults compat bench clean build build-local \
+.PHONY: help install lint format typecheck unit test faults faults-quick compat compat-venvs bench clean build build-local \
 	localstack-up localstack-down tf-check tf-apply-test checkov localstack-test deploy-local \
 	destroy-local demo up load local-llm llm-up llm-down test-local-llm bench-local-llm iam-sim
 
@@ -92,13 +92,13 @@ typecheck: $(STAMP)
 unit: $(STAMP) $(IAM_SIM) checkov
 	$(PY) -m pytest tests/unit -q -n $(PYTEST_WORKERS)
 
-test: lint typecheck checkov $(IAM_SIM)
-	$(PY) -m pytest tests/unit -q -n $(PYTEST_WORKERS)
-	$(PY) -m pytest tests/faults -q
+# The stages overlap where one mostly waits (tests/pipeline.py: apply and destroy on the emulator
+# run beside the CPU-bound stages); `$(PY) tests/pipeline.py --serial` runs them one by one.
+test: $(STAMP) checkov $(IAM_SIM)
+	MAKE="$(MAKE)" PYTEST_WORKERS=$(PYTEST_WORKERS) $(PY) tests/pipeline.py
+
+faults-quick: $(STAMP)
 	$(PY) -m tests.faults $(FAULTS_QUICK_ARGS)
-	$(MAKE) --no-print-directory tf-check
-	$(MAKE) --no-print-directory localstack-test
-	$(MAKE) --no-print-directory compat
 
 faults: $(STAMP)
 	$(PY) -m pytest tests/faults -q
@@ -186,19 +186,27 @@ load: $(STAMP) $(if $(LOAD_HOST),,deploy-local)
 destroy-local: $(STAMP)
 	$(PY) localstack/terraform_apply_test.py --workspace local --destroy
 
-compat:
+# The unit tests on Lambda's other Pythons, without the emulator's and the tooling's own tests
+# (marker `host`: they run on the developer's Python only).
+compat-venvs:
 	@for pair in $(COMPAT_PYTHONS); do \
-	  v=$${pair%%=*}; py=$${pair#*=}; \
-	  if [ -z "$$py" ]; then echo "compat: python$$v not found, skipped"; continue; fi; \
-	  venv=.venv-py$$v; \
+	  v=$${pair%%=*}; py=$${pair#*=}; venv=.venv-py$$v; \
+	  if [ -z "$$py" ]; then continue; fi; \
 	  if [ ! -f $$venv/.installed ] || [ requirements-dev.txt -nt $$venv/.installed ]; then \
+	    echo "compat: installing $$venv"; \
 	    $$py -m venv $$venv && \
 	    $$venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt && \
 	    $$venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e . && \
 	    touch $$venv/.installed || exit 1; \
 	  fi; \
+	done
+
+compat: compat-venvs
+	@for pair in $(COMPAT_PYTHONS); do \
+	  v=$${pair%%=*}; py=$${pair#*=}; venv=.venv-py$$v; \
+	  if [ -z "$$py" ]; then echo "compat: python$$v not found, skipped"; continue; fi; \
 	  echo "compat: unit tests on $$($$venv/bin/python -V)"; \
-	  $$venv/bin/python -m pytest tests/unit -q -p no:cacheprovider -n $(PYTEST_WORKERS) || exit 1; \
+	  $$venv/bin/python -m pytest tests/unit -q -p no:cacheprovider -m "not host" -n $(PYTEST_WORKERS) || exit 1; \
 	done
 
 bench: $(STAMP)

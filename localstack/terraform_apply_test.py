@@ -4,6 +4,8 @@ then `terraform destroy` and a check that nothing is left.
     python localstack/terraform_apply_test.py [pytest args...]
     python localstack/terraform_apply_test.py --workspace local --deploy    # make deploy-local
     python localstack/terraform_apply_test.py --workspace local --destroy
+    python localstack/terraform_apply_test.py --deploy; ... --deployed --tests e2e; ... --destroy
+        (the phases apart: `make test` runs other stages while apply and destroy wait)
 
 Endpoints come from ``tflocal`` (terraform-local), which writes the provider override file for
 the emulator; S3 uses path-style addressing on 127.0.0.1.
@@ -216,6 +218,23 @@ def run_tests(workspace: str, folders: list[str], extra: list[str]) -> int:
     ).returncode
 
 
+def test_deployed(
+    workspace: str, folders: list[str], extra: list[str], timings: dict[str, float]
+) -> int:
+    """The tests against the applied workspace, then every AWS call the functions made during
+    them checked against their applied roles (when the emulator logs calls)."""
+    t0 = time.monotonic()
+    call_log = os.environ.get("AGENTOCORE_AWS_CALL_LOG")  # set by make for the emulator
+    if call_log:
+        Path(call_log).write_text("")
+    status = run_tests(workspace, folders, extra)
+    timings["tests"] = time.monotonic() - t0
+    if call_log:
+        state = STATE / f"{workspace}-state.json"
+        status = aws_call_check.main([call_log, str(state)]) or status
+    return status
+
+
 def main() -> int:
     from checks import MIRROR
 
@@ -224,6 +243,11 @@ def main() -> int:
     parser.add_argument("--deploy", action="store_true", help="apply and keep the stack")
     parser.add_argument("--destroy", action="store_true", help="destroy the workspace")
     parser.add_argument("--tests", default="integration", help="comma-separated test folders")
+    parser.add_argument(
+        "--deployed",
+        action="store_true",
+        help="run --tests against the workspace already applied (no apply, no destroy)",
+    )
     args, pytest_args = parser.parse_known_args()
 
     if shutil.which("terraform") is None:
@@ -246,18 +270,12 @@ def main() -> int:
             return 0 if destroy(args.workspace, timings) else 1
         if args.deploy:
             return 0 if deploy(args.workspace, timings) else 1
+        if args.deployed:
+            return test_deployed(args.workspace, args.tests.split(","), pytest_args, timings)
         status = 1
         try:
             if deploy(args.workspace, timings):
-                t0 = time.monotonic()
-                call_log = os.environ.get("AGENTOCORE_AWS_CALL_LOG")  # set by make for the emulator
-                if call_log:
-                    Path(call_log).write_text("")
-                status = run_tests(args.workspace, args.tests.split(","), pytest_args)
-                timings["tests"] = time.monotonic() - t0
-                if call_log:  # every AWS call the functions made, against their applied roles
-                    state = STATE / f"{args.workspace}-state.json"
-                    status = aws_call_check.main([call_log, str(state)]) or status
+                status = test_deployed(args.workspace, args.tests.split(","), pytest_args, timings)
         finally:
             if not destroy(args.workspace, timings):
                 status = status or 1

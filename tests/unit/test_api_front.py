@@ -8,8 +8,12 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "localstack"))
 import api_front
+
+pytestmark = pytest.mark.host  # the emulator and tooling: host Python only (not `make compat`)
 
 
 class FakeLambda:

@@ -17,6 +17,8 @@ import aws_call_log
 
 from agentocore.memory.schema import table_definition
 
+pytestmark = pytest.mark.host  # the emulator and tooling: host Python only (not `make compat`)
+
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/t"
 
 

@@ -32,8 +32,11 @@ import lambda_executor
 REGION = "us-east-1"
 # Notes "started", waits for the GATE file when one is named (at most 60 s), notes "finished",
 # then fails when FAIL is set.
+pytestmark = pytest.mark.host  # the emulator and tooling: host Python only (not `make compat`)
+
 HANDLER = """
 import json, os, time
+
 def handler(event, context):
     key = event["Records"][0]["s3"]["object"]["key"]
     def note(what):

@@ -17,6 +17,8 @@ import fast_moto
 
 from agentocore.memory.schema import create_table
 
+pytestmark = pytest.mark.host  # the emulator and tooling: host Python only (not `make compat`)
+
 TABLE = "fast"
 
 

@@ -17,8 +17,11 @@ from moto import mock_aws
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "localstack"))
 import emulator
 
+pytestmark = pytest.mark.host  # the emulator and tooling: host Python only (not `make compat`)
+
 HANDLER = """
 import json, os
+
 def handler(event, context):
     with open(os.environ["OUT"], "a") as f:
         f.write(json.dumps({"event": event, "fn": context.function_name}) + "\\n")

@@ -15,6 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "localstack"))
 import emulator
 import s3_bucket_policy
 
+pytestmark = pytest.mark.host  # the emulator and tooling: host Python only (not `make compat`)
+
 
 def _deny(condition: dict[str, dict[str, str]] | None = None) -> dict[str, object]:
     statement: dict[str, object] = {

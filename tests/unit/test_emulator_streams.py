@@ -28,11 +28,14 @@ import emulator
 import ephemeral
 import strict_streams
 
+pytestmark = pytest.mark.host  # the emulator and tooling: host Python only (not `make compat`)
+
 REGION = "us-east-1"
 # Each record's NewImage may carry "fail": "raise" (the invocation raises) or "report-once"
 # (reported in batchItemFailures the first time the function sees it); FAIL=1 fails them all.
 HANDLER = """
 import json, os
+
 def handler(event, context):
     keys = [r["dynamodb"]["Keys"]["pk"]["S"] for r in event["Records"]]
     with open(os.environ["OUT"], "a") as f:

@@ -24,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "localstack"))
 import emulator
 import ephemeral
 
+pytestmark = pytest.mark.host  # the emulator and tooling: host Python only (not `make compat`)
+
 THREADS = 20
 REGION = "us-east-1"
 # Servers under contention interleave their request threads every 0.1 ms (Python's default is

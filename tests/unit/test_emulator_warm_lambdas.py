@@ -36,8 +36,11 @@ REGION = "us-east-1"
 # Notes its init in INITS; per invocation: waits for the GATE file when the event names one
 # (noting "waiting" first), crashes, sleeps or spawns a child when asked, then answers with
 # what it saw.
+pytestmark = pytest.mark.host  # the emulator and tooling: host Python only (not `make compat`)
+
 HANDLER = """
 import json, os, subprocess, time
+
 with open(os.environ["INITS"], "a") as f:
     f.write(f"{os.getpid()}\\n")
 COUNT = 0

@@ -12,7 +12,10 @@ import pytest
 from tests.iam.evaluator import Request, Result, evaluate
 
 # Without node the evaluator cannot run; with node but without `make iam-sim` the tests fail.
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not on PATH")
+pytestmark = [
+    pytest.mark.host,  # the emulator and tooling: host Python only (not `make compat`)
+    pytest.mark.skipif(shutil.which("node") is None, reason="node is not on PATH"),
+]
 
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/agentocore-t"
 BUS = "arn:aws:events:us-east-1:123456789012:event-bus/agentocore-bus"

@@ -18,6 +18,8 @@ import pytest
 
 from agentocore.models.rules import RulesModel
 
+pytestmark = pytest.mark.host  # the emulator and tooling: host Python only (not `make compat`)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

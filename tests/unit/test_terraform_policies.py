@@ -27,6 +27,8 @@ sys.path.insert(0, str(ROOT / "terraform" / "policies"))
 import checks  # noqa: E402
 from agc_plan import Plan, identity_name, module_path, render_path, traversal  # noqa: E402
 
+pytestmark = pytest.mark.host  # the emulator and tooling: host Python only (not `make compat`)
+
 RULES = [f"CKV_AGC_{n}" for n in range(1, 9)]
 
 # The resources each bad fixture gets wrong (addresses inside module.agc_<n>_bad).

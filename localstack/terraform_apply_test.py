@@ -14,6 +14,7 @@ the emulator; S3 uses path-style addressing on 127.0.0.1.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -37,8 +38,16 @@ from emulator import endpoint, healthy  # noqa: E402
 sys.path.insert(0, str(ROOT / "layers" / "agentocore"))
 from build import host_target  # noqa: E402
 
-# The emulator's state stays local: this override replaces versions.tf's S3 backend.
+# The emulator's state stays local: this override replaces versions.tf's S3 backend. Its
+# workspaces' states and Terraform's working data (modules, providers, the backend record) live in
+# .localstack/, apart from the developer's own `terraform init` in terraform/.terraform and from
+# tf-check's (which runs beside apply and destroy in `make test`). The same backend every time
+# means no -reconfigure: with -reconfigure, Terraform offers to migrate any non-empty local
+# state into the "new" backend and, without input, fails.
 BACKEND_OVERRIDE = TF_DIR / "localstack_backend_override.tf"
+TF_STATES = STATE / "tfstate"
+TF_DATA = STATE / "terraform"
+LEGACY_STATES = TF_DIR / "terraform.tfstate.d"
 
 
 def env() -> dict[str, str]:
@@ -49,15 +58,49 @@ def env() -> dict[str, str]:
         AWS_SECRET_ACCESS_KEY="test",
         AWS_DEFAULT_REGION="us-east-1",
         S3_HOSTNAME="127.0.0.1",
+        TF_DATA_DIR=str(TF_DATA),
     )
     return e
+
+
+def workspace_state(workspace: str) -> Path:
+    return TF_STATES / workspace / "terraform.tfstate"
+
+
+def adopt_legacy_states() -> None:
+    """States written before they moved to .localstack/ (terraform/terraform.tfstate.d)."""
+    if not LEGACY_STATES.is_dir():
+        return
+    for old in sorted(LEGACY_STATES.glob("*/terraform.tfstate*")):
+        new = TF_STATES / old.parent.name / old.name
+        if not new.exists():
+            new.parent.mkdir(parents=True, exist_ok=True)
+            old.replace(new)
+    shutil.rmtree(LEGACY_STATES, ignore_errors=True)
+
+
+def discard_stale_state(workspace: str) -> None:
+    """A state whose resources the emulator does not have (it was restarted: it keeps nothing
+    across restarts) describes nothing: applying over it would refresh every resource only to
+    find it gone. Removed, so the apply creates the stack anew."""
+    path = workspace_state(workspace)
+    if not path.exists():
+        return
+    try:
+        resources = json.loads(path.read_text()).get("resources") or []
+    except ValueError:
+        resources = [None]
+    if resources and not leftovers(f"agentocore-{workspace}"):
+        print(f"the emulator has none of workspace {workspace}'s resources: stale state removed")
+        for stale in path.parent.glob("terraform.tfstate*"):
+            stale.unlink()
 
 
 def tflocal(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
     (TF_DIR / "localstack_providers_override.tf").unlink(missing_ok=True)
     BACKEND_OVERRIDE.write_text(
         "# Written by localstack/terraform_apply_test.py: the local stack keeps a local state.\n"
-        'terraform {\n  backend "local" {}\n}\n'
+        f'terraform {{\n  backend "local" {{\n    workspace_dir = "{TF_STATES}"\n  }}\n}}\n'
     )
     cmd = [str(BIN / "tflocal"), *args]
     print("$ tflocal", " ".join(args), flush=True)
@@ -171,16 +214,28 @@ def step(name: str, timings: dict[str, float], *args: str) -> subprocess.Complet
     return result
 
 
-def deploy(workspace: str, timings: dict[str, float]) -> bool:
-    """init + workspace + apply; writes outputs and state JSON into .localstack/."""
+def prepare(workspace: str, timings: dict[str, float]) -> bool:
+    """The workspace's state made current (legacy location adopted, stale state discarded),
+    then init and workspace select."""
     t0 = time.monotonic()
-    init = tflocal("init", "-reconfigure", "-input=false", "-no-color", capture=True)
+    adopt_legacy_states()
+    discard_stale_state(workspace)
+    init = tflocal("init", "-input=false", "-no-color", capture=True)
     if init.returncode:
         print(init.stdout[-2000:], init.stderr[-2000:])
         return False
-    if tflocal("workspace", "select", "-or-create", workspace, capture=True).returncode:
+    selected = tflocal("workspace", "select", "-or-create", workspace, capture=True)
+    if selected.returncode:
+        print(selected.stdout[-2000:], selected.stderr[-2000:])
         return False
     timings["init"] = time.monotonic() - t0
+    return True
+
+
+def deploy(workspace: str, timings: dict[str, float]) -> bool:
+    """init + workspace + apply; writes outputs and state JSON into .localstack/."""
+    if not prepare(workspace, timings):
+        return False
     if step("apply", timings, "apply", *change_args(workspace)).returncode:
         return False
     (STATE / f"{workspace}-outputs.json").write_text(terraform("output", "-json"))
@@ -189,7 +244,8 @@ def deploy(workspace: str, timings: dict[str, float]) -> bool:
 
 
 def destroy(workspace: str, timings: dict[str, float]) -> bool:
-    tflocal("workspace", "select", "-or-create", workspace, capture=True)
+    if not prepare(workspace, timings):
+        return False
     result = step("destroy", timings, "destroy", *change_args(workspace))
     if result.returncode:  # one more pass: the emulator occasionally reports a stale permission
         result = step("destroy (second pass)", timings, "destroy", *change_args(workspace))

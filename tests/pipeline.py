@@ -4,8 +4,9 @@
 the AWS provider's fixed waits (each SQS queue: six polls five seconds apart until its attributes
 read back, and a redrive policy needs its DLQ first), not on the CPU. So the stack is applied in
 the background while lint, mypy, the unit tests and the fault suite run; the deployed tests run
-alone (they are the timing-sensitive ones); destroy runs in the background while tf-check and
-the unit tests on the other Pythons run. The compat virtualenvs are installed in the background
+alone (they are the timing-sensitive ones), then tf-check (it reads terraform/, where tflocal
+writes its override files); destroy runs in the background while the unit tests on the other
+Pythons run. The compat virtualenvs are installed in the background
 too, at a lower priority. A stage that fails does not stop the others (the emulator is always
 stopped); the exit status is 1 when any failed, and a table of the stages' times ends the run.
 
@@ -161,8 +162,10 @@ def main(argv: list[str] | None = None) -> int:
             foreground(s[name])
         if wait(s["apply"]) == 0:
             foreground(s["deployed tests"])
-        later(s["destroy"])
+        # Not beside apply or destroy: tflocal rewrites its override files in terraform/ at the
+        # start of each command, and tf-check's terraform reads every file there.
         foreground(s["tf-check"])
+        later(s["destroy"])
         if wait(s["compat venvs"]) == 0:
             foreground(s["compat"])
         wait(s["destroy"])

@@ -129,6 +129,12 @@ def per_turn(load: Load) -> tuple[float, float]:
     return write, read
 
 
+def tenant_shards(load: Load) -> int:
+    """Tenant budget shards for ``load``: each at most half a partition's 1,000 WCU/s."""
+    tenant_w = 2 * wcu(0.5, transaction=True) * load.model_calls_per_s
+    return max(1, min(1000, math.ceil(tenant_w / 500)))
+
+
 def rows(load: Load, *, after: bool) -> list[Row]:
     t, a, ap = load.turns_per_s, load.actions_per_s, load.approvals_per_s
     out: list[Row] = []
@@ -300,18 +306,34 @@ def rows(load: Load, *, after: bool) -> list[Row]:
                 False,
             )
         )
-        out.append(
-            Row(
-                "BUDGET#tenant#<day>",
-                "ONE per day",
-                per_call_w * calls,
-                0,
-                per_call_w * calls,
-                0,
-                True,
-                "one item: every model call reserves and settles on it",
+        tenant_w = per_call_w * calls
+        if not after:
+            out.append(
+                Row(
+                    "BUDGET#tenant#<day>",
+                    "ONE per day",
+                    tenant_w,
+                    0,
+                    tenant_w,
+                    0,
+                    True,
+                    "one item: every model call reserves and settles on it",
+                )
             )
-        )
+        else:  # daily_budgets.tenant_shards: enough for half a partition's writes each
+            shards = tenant_shards(load)
+            out.append(
+                Row(
+                    "BUDGET#tenant#s<k>#<day>",
+                    f"{shards} shards",
+                    tenant_w,
+                    0,
+                    tenant_w / shards,
+                    0,
+                    True,
+                    f"daily_budgets.tenant_shards = {shards} (each holds 1/{shards} of the limit)",
+                )
+            )
     return out
 
 

@@ -50,6 +50,7 @@ locals {
     AGENTOCORE_BUDGET_USER_DAILY_USD      = tostring(var.daily_budgets.user_usd)
     AGENTOCORE_BUDGET_TENANT_DAILY_TOKENS = tostring(var.daily_budgets.tenant_tokens)
     AGENTOCORE_BUDGET_TENANT_DAILY_USD    = tostring(var.daily_budgets.tenant_usd)
+    AGENTOCORE_BUDGET_TENANT_SHARDS       = tostring(var.daily_budgets.tenant_shards)
     AGENTOCORE_BUDGET_UNPRICED            = var.budget_unpriced
     AGENTOCORE_TRUSTED_USER_TRIGGERS      = join(",", var.trusted_user_triggers)
   }, var.extra_environment)

@@ -160,17 +160,27 @@ variable "extra_environment" {
 }
 
 variable "daily_budgets" {
-  description = "Per UTC day budgets in tokens and USD: per user (JWT sub or trigger principal) and for the whole deployment (tenant); 0 = unlimited."
+  description = "Per UTC day budgets in tokens and USD: per user (JWT sub or trigger principal) and for the whole deployment (tenant); 0 = unlimited. tenant_shards: items the tenant budget is split over, each with an equal share (every model call writes it twice and one partition takes ~1,000 writes/s: see the README's Capacity)."
   type = object({
     user_tokens   = number
     user_usd      = number
     tenant_tokens = number
     tenant_usd    = number
+    tenant_shards = optional(number, 1)
   })
   default = { user_tokens = 2000000, user_usd = 10, tenant_tokens = 0, tenant_usd = 0 }
   validation {
     condition     = alltrue([for v in values(var.daily_budgets) : v >= 0])
     error_message = "daily_budgets: every limit must be >= 0 (0 = unlimited)."
+  }
+  validation {
+    condition     = var.daily_budgets.tenant_shards >= 1 && var.daily_budgets.tenant_shards <= 1000 && floor(var.daily_budgets.tenant_shards) == var.daily_budgets.tenant_shards
+    error_message = "daily_budgets.tenant_shards must be a whole number from 1 to 1000."
+  }
+  validation {
+    # The functions refuse at init a share under 4 calls of maxTokens (4096 by default).
+    condition     = var.daily_budgets.tenant_shards == 1 || var.daily_budgets.tenant_tokens == 0 || var.daily_budgets.tenant_tokens / var.daily_budgets.tenant_shards >= 4 * 4096
+    error_message = "daily_budgets: tenant_tokens / tenant_shards must be at least 16384 (4 calls of maxTokens 4096): use fewer shards."
   }
 }
 

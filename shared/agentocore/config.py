@@ -76,6 +76,14 @@ class Settings(BaseModel):
     budget_tenant_daily_usd: float = Field(
         0.0, ge=0, description="The whole deployment per UTC day; 0 = unlimited."
     )
+    budget_tenant_shards: int = Field(
+        1,
+        ge=1,
+        le=1000,
+        description="Items the tenant budget is split over, each holding an equal share "
+        "(agentocore.budget.daily): one DynamoDB partition takes ~1,000 writes/s, and every "
+        "model call writes the tenant item twice. 1 = a single exact item.",
+    )
     budget_unpriced: Literal["deny", "allow"] = Field(
         "deny",
         description="A model missing from the price table: 'deny' fails every USD budget in "
@@ -135,6 +143,19 @@ class Settings(BaseModel):
                 f"compaction_keep_messages={self.compaction_keep_messages}: at least {need} "
                 "(2 * max_iterations + 2 + compaction_keep_messages, and "
                 "2 * compaction_keep_messages)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _tenant_shares_hold_calls(self) -> Settings:
+        """Each shard of a sharded tenant token budget must hold a few calls of ``max_tokens``
+        (a call whose estimate exceeds a share is refused)."""
+        shards, tokens = self.budget_tenant_shards, self.budget_tenant_daily_tokens
+        if shards > 1 and tokens and tokens // shards < 4 * self.max_tokens:
+            raise ValueError(
+                f"budget_tenant_shards={shards} leaves each shard {tokens // shards} of "
+                f"budget_tenant_daily_tokens={tokens}: at least 4 * max_tokens "
+                f"({4 * self.max_tokens}) each; use fewer shards"
             )
         return self
 

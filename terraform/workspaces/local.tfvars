@@ -18,4 +18,4 @@ extra_environment = {
   EXAMPLE_PAYMENTS_FAIL_ORDER_IDS = "X-0000"
 }
 # Per UTC day budgets (0 = unlimited); see README "Configuration".
-daily_budgets = { user_tokens = 5000000, user_usd = 0, tenant_tokens = 50000000, tenant_usd = 0 }
+daily_budgets = { user_tokens = 5000000, user_usd = 0, tenant_tokens = 50000000, tenant_usd = 0, tenant_shards = 4 }

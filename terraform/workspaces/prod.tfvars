@@ -13,4 +13,4 @@ schedule_enabled    = true
 alert_emails        = [] # required
 approver_emails     = [] # required
 # Per UTC day budgets (0 = unlimited); see README "Configuration".
-daily_budgets = { user_tokens = 2000000, user_usd = 10, tenant_tokens = 200000000, tenant_usd = 1000 }
+daily_budgets = { user_tokens = 2000000, user_usd = 10, tenant_tokens = 200000000, tenant_usd = 1000, tenant_shards = 16 }

@@ -14,6 +14,16 @@ run's scopes: all or nothing, and retry-safe (botocore resends the same ClientRe
 Concurrent runs therefore never admit more than the limit's worth of estimates; what they spend
 beyond it is only the estimates' error. A run that dies between reserve and settle leaves its
 estimate reserved until the day ends (the next day is a new item; the old one expires by TTL).
+
+The tenant item takes every model call of the deployment (a reservation and a settlement each):
+one DynamoDB partition holds ~1,000 writes/s, so past a few hundred model calls per second it is
+split into ``tenant_shards`` items, ``BUDGET#tenant#s<k>#<yyyy-mm-dd>``, each holding an equal
+share of the limits. A reservation goes to a shard chosen at random and, when that one has no
+room, to up to :data:`TENANT_PROBES` - 1 others; the tenant budget is exhausted when every shard
+tried is full. With calls spread at random the shards fill evenly, so by then the tenant has spent
+its limit less a few estimates per shard. A call whose estimate exceeds one shard's share is
+refused, so keep the share well above one call's cost (``Settings`` checks the token share holds
+four calls of ``max_tokens``). One shard (the default) is the single exact item.
 """
 
 from __future__ import annotations
@@ -38,6 +48,8 @@ PREFIX = "BUDGET#"
 SK = "META"
 #: Days an item is kept after its own day (then DynamoDB's TTL deletes it).
 RETENTION_DAYS = 3
+#: Tenant shards a reservation tries before the tenant budget counts as exhausted.
+TENANT_PROBES = 4
 DailyScope = Literal["user_daily", "tenant_daily"]
 _NAMES = {
     "#t": "tokens",
@@ -64,6 +76,7 @@ class DailyLimits:
     user_usd: float = 0.0
     tenant_tokens: int = 0
     tenant_usd: float = 0.0
+    tenant_shards: int = 1
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DailyLimits:
@@ -72,6 +85,7 @@ class DailyLimits:
             settings.budget_user_daily_usd,
             settings.budget_tenant_daily_tokens,
             settings.budget_tenant_daily_usd,
+            settings.budget_tenant_shards,
         )
 
     @property
@@ -112,10 +126,15 @@ def resets_at(day: str) -> str:
     return start.isoformat().replace("+00:00", "Z")
 
 
-def budget_key(scope: DailyScope, day: str, user_id: str | None = None) -> str:
-    """The item's partition key. A user id may hold ``#``: the day is always the last part."""
+def budget_key(
+    scope: DailyScope, day: str, user_id: str | None = None, shard: int | None = None
+) -> str:
+    """The item's partition key. A user id may hold ``#``: the day is always the last part.
+    ``shard``: one of the tenant's shards (None: the single tenant item)."""
     if scope == "user_daily":
         return f"{PREFIX}user#{user_id}#{day}"
+    if shard is not None:
+        return f"{PREFIX}tenant#s{shard}#{day}"
     return f"{PREFIX}tenant#{day}"
 
 
@@ -182,39 +201,72 @@ class DailyBudgets(TableStore):
         lim = self.limits
         return bool(lim.user_tokens or lim.user_usd or lim.tenant_tokens or lim.tenant_usd)
 
-    def _items(self, user_id: str | None, day: str) -> tuple[_Item, ...]:
+    def _user_item(self, user_id: str | None, day: str) -> _Item | None:
         lim = self.limits
-        items = []
         if user_id and (lim.user_tokens or lim.user_usd):
             key = budget_key("user_daily", day, user_id)
-            items.append(_Item("user_daily", key, day, lim.user_tokens, lim.user_usd))
-        if lim.tenant_tokens or lim.tenant_usd:
-            key = budget_key("tenant_daily", day)
-            items.append(_Item("tenant_daily", key, day, lim.tenant_tokens, lim.tenant_usd))
-        return tuple(items)
+            return _Item("user_daily", key, day, lim.user_tokens, lim.user_usd)
+        return None
+
+    def _tenant_items(self, day: str, shards: list[int | None]) -> list[_Item]:
+        """The tenant's items for ``shards`` (each with its share of the limits)."""
+        lim = self.limits
+        if not (lim.tenant_tokens or lim.tenant_usd):
+            return []
+        n = max(1, lim.tenant_shards)
+        return [
+            _Item(
+                "tenant_daily",
+                budget_key("tenant_daily", day, shard=shard),
+                day,
+                lim.tenant_tokens // n if lim.tenant_tokens else 0,
+                lim.tenant_usd / n,
+            )
+            for shard in shards
+        ]
+
+    def _tenant_shards(self) -> list[int | None]:
+        """The shards a reservation tries, in order (random: load spreads evenly)."""
+        n = self.limits.tenant_shards
+        if n <= 1:
+            return [None]
+        return list(random.sample(range(n), min(n, TENANT_PROBES)))
 
     def reserve(self, user_id: str | None, est: Estimate) -> Hold | BudgetStop:
         """Reserve ``est`` on the user's and the tenant's items of today, or say which budget
         has no room for it (nothing written then). Raises :class:`BudgetLedgerError`."""
-        now = self._clock()
-        items = self._items(user_id, day_of(now))
-        if not items:
-            return NO_HOLD
-        for item in items:  # more than the whole day's limit can never fit
-            if (item.max_tokens and est.tokens > item.max_tokens) or (
-                item.max_usd and est.usd > item.max_usd
-            ):
-                return _stop(item, None, est)
-        writes = [self._reservation(item, est) for item in items]
-        try:
-            self._transact(writes)
-        except BudgetLedgerError as exc:
-            reasons = _reasons(exc.__cause__) if exc.__cause__ else None
-            for item, reason in zip(items, reasons or [], strict=False):
-                if reason.get("Code") == "ConditionalCheckFailed":
-                    return _stop(item, reason.get("Item"), est)
-            raise
-        return Hold(self, items, est)
+        day = day_of(self._clock())
+        user = self._user_item(user_id, day)
+        tenants: list[_Item | None] = list(self._tenant_items(day, self._tenant_shards())) or [None]
+        for tenant in tenants:
+            items = tuple(i for i in (user, tenant) if i is not None)
+            if not items:
+                return NO_HOLD
+            for item in items:  # more than the whole day's limit (or share) can never fit
+                if (item.max_tokens and est.tokens > item.max_tokens) or (
+                    item.max_usd and est.usd > item.max_usd
+                ):
+                    return _stop(item, None, est, sharded=self._sharded(item))
+            try:
+                self._transact([self._reservation(item, est) for item in items])
+            except BudgetLedgerError as exc:
+                reasons = _reasons(exc.__cause__) if exc.__cause__ else None
+                full = [
+                    (item, reason)
+                    for item, reason in zip(items, reasons or [], strict=False)
+                    if reason.get("Code") == "ConditionalCheckFailed"
+                ]
+                if not full:
+                    raise
+                item, reason = full[0]
+                if item.scope == "user_daily" or tenant is tenants[-1]:
+                    return _stop(item, reason.get("Item"), est, sharded=self._sharded(item))
+                continue  # this tenant shard is full: the next one
+            return Hold(self, items, est)
+        raise AssertionError("unreachable: the last tenant shard returns")
+
+    def _sharded(self, item: _Item) -> bool:
+        return item.scope == "tenant_daily" and self.limits.tenant_shards > 1
 
     def _reservation(self, item: _Item, est: Estimate) -> dict[str, Any]:
         day_start = datetime.fromisoformat(item.day).replace(tzinfo=UTC).timestamp()
@@ -300,34 +352,52 @@ class DailyBudgets(TableStore):
 
     def check(self, user_id: str | None) -> BudgetStop | None:
         """Whether a budget of today is already used up (read only; for requests that queue a
-        run without calling the model now)."""
-        for item in self._items(user_id, day_of(self._clock())):
-            got = self.client.get_item(
-                TableName=self.table_name, Key={"PK": s(item.pk), "SK": s(SK)}
-            ).get("Item")
-            if got is not None and (
-                (item.max_tokens and get_int(got, "tokens") >= item.max_tokens)
-                or (item.max_usd and get_int(got, "usd_nanos") >= nanos(item.max_usd))
-            ):
-                return _stop(item, got, Estimate(0, 0.0))
+        run without calling the model now). A sharded tenant budget counts as used up when
+        every shard a reservation would try is full."""
+        day = day_of(self._clock())
+        user = self._user_item(user_id, day)
+        if user is not None:
+            got = self._get(user.pk)
+            if got is not None and _full(user, got):
+                return _stop(user, got, Estimate(0, 0.0))
+        tenants = self._tenant_items(day, self._tenant_shards())
+        stored = [self._get(item.pk) for item in tenants]
+        if tenants and all(
+            got is not None and _full(i, got) for i, got in zip(tenants, stored, strict=True)
+        ):
+            item = tenants[0]
+            return _stop(item, stored[0], Estimate(0, 0.0), sharded=self._sharded(item))
         return None
 
+    def _get(self, pk: str, *, consistent: bool = False) -> dict[str, Any] | None:
+        item: dict[str, Any] | None = self.client.get_item(
+            TableName=self.table_name, Key={"PK": s(pk), "SK": s(SK)}, ConsistentRead=consistent
+        ).get("Item")
+        return item
+
     def read(self, scope: DailyScope, day: str, user_id: str | None = None) -> dict[str, float]:
-        """The counters of one item (zeros when it does not exist; nano-USD as USD)."""
-        got = (
-            self.client.get_item(
-                TableName=self.table_name,
-                Key={"PK": s(budget_key(scope, day, user_id)), "SK": s(SK)},
-                ConsistentRead=True,
-            ).get("Item")
-            or {}
-        )
+        """The counters of one scope (zeros when nothing was written; nano-USD as USD): a
+        sharded tenant budget's summed over its shards."""
+        n = self.limits.tenant_shards
+        shards: list[int | None] = list(range(n)) if scope == "tenant_daily" and n > 1 else [None]
+        stored = [
+            self._get(budget_key(scope, day, user_id, shard=shard), consistent=True) or {}
+            for shard in shards
+        ]
         return {
-            name.removesuffix("_nanos"): get_int(got, name)
+            name.removesuffix("_nanos"): sum(get_int(got, name) for got in stored)
             / (1e9 if name.endswith("_nanos") else 1)
             for name in _NAMES.values()
             if name != "ttl"
         }
+
+
+def _full(item: _Item, got: dict[str, Any]) -> bool:
+    """No room left in ``item`` (its stored counters ``got``)."""
+    return bool(
+        (item.max_tokens and get_int(got, "tokens") >= item.max_tokens)
+        or (item.max_usd and get_int(got, "usd_nanos") >= nanos(item.max_usd))
+    )
 
 
 def _over(item: _Item, stored: dict[str, Any] | None, est: Estimate) -> str | None:
@@ -342,10 +412,16 @@ def _over(item: _Item, stored: dict[str, Any] | None, est: Estimate) -> str | No
     return None
 
 
-def _stop(item: _Item, stored: dict[str, Any] | None, est: Estimate) -> BudgetStop:
-    """The budget-exceeded answer for ``item`` (its stored counters when known)."""
+def _stop(
+    item: _Item, stored: dict[str, Any] | None, est: Estimate, *, sharded: bool = False
+) -> BudgetStop:
+    """The budget-exceeded answer for ``item`` (its stored counters when known; a shard's
+    counters are not the tenant's, so a sharded tenant budget names none)."""
     who = "user" if item.scope == "user_daily" else "tenant"
     need = f" (this call may need {est.tokens} tokens / ${est.usd:.6f})" if est.tokens else ""
+    if sharded:
+        message = f"{who} daily budget exhausted (every shard tried is full){need}"
+        return BudgetStop(budget=item.scope, message=message, resets_at=resets_at(item.day))
     over = _over(item, stored, est)
     if over == "tokens":
         used = f"{get_int(stored, 'tokens')} of " if stored else ""

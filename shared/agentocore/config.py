@@ -45,6 +45,11 @@ class Settings(BaseModel):
     event_bus_name: str = Field("agentocore", description="EventBridge bus for action events.")
     max_iterations: int = Field(10, ge=1, le=MAX_ITERATIONS_LIMIT)
     max_tokens: int = Field(4096, ge=1, description="inferenceConfig.maxTokens per model call.")
+    stream: bool = Field(
+        False,
+        description="Call the model with converse_stream: text reaches the run's events as it "
+        "is generated (converse: once per model call). The result is the same either way.",
+    )
     temperature: float = Field(0.2, ge=0.0, le=1.0)
     max_tokens_continuations: int = Field(
         1, ge=0, description="How often a reply cut at max_tokens is continued."

@@ -107,17 +107,21 @@ class ActionType:
         agent_id: str | None = None,
     ) -> ActionRequest:
         """A validated request of this type (raises :class:`ActionError`)."""
+        validated = self.validate(payload)
         detail = ActionRequested(
             action_type=self.name,
             action_id=action_id,
             payload_version=self.version,
-            payload=self.validate(payload).model_dump(mode="json"),
+            payload=validated.model_dump(mode="json"),
             requested_by=requested_by,
             conversation_id=conversation_id,
             agent_id=agent_id,
         )
         return ActionRequest(
-            type=self.name, action_id=action_id, detail=detail.model_dump(mode="json")
+            type=self.name,
+            action_id=action_id,
+            detail=detail.model_dump(mode="json"),
+            needs_approval=self.needs_approval(validated),
         )
 
     def accept(self, request: ActionRequested) -> BaseModel:

@@ -19,6 +19,18 @@ from agentocore.events.actions import ActionRequest, ActionSink
 from agentocore.memory.window import ends_with_tool_results, is_user_text
 from agentocore.models.base import ContextWindowExceeded, ModelError, ModelProvider
 from agentocore.models.retry import Backoff
+from agentocore.stream.assemble import assemble, stream_of
+from agentocore.stream.events import (
+    ActionRequested,
+    EventSink,
+    RunEvent,
+    RunFinished,
+    SafeSink,
+    ToolUseEnd,
+    ToolUseStart,
+    UsageReport,
+)
+from agentocore.stream.text import StepText
 from agentocore.tools.executor import ToolExecutor
 from agentocore.tools.registry import ToolContext, ToolRegistry
 from agentocore.types import ContentBlock, ConverseRequest, ConverseResponse, Message
@@ -52,6 +64,17 @@ def text_of(message: Message) -> str:
     return "".join(b["text"] for b in message.get("content", []) if "text" in b)
 
 
+def _ignore(_: str) -> None:
+    """Text nobody watches."""
+
+
+def _safe(events: EventSink | None) -> EventSink | None:
+    """The run's sink: a watcher's failure is logged, never the run's."""
+    if events is None:
+        return None
+    return SafeSink(events, lambda exc: log.warning("run event not delivered: %s", exc))
+
+
 def _assistant(text: str) -> Message:
     return {"role": "assistant", "content": [{"text": text}]}
 
@@ -74,7 +97,9 @@ class _Run:
         new: list[Message],
         carried: Sequence[Message] = (),
         prior_iterations: int = 0,
+        events: EventSink | None = None,
     ) -> None:
+        self.events = events
         self.history = history
         self.carried = list(carried)
         self.new: list[Message] = new
@@ -96,6 +121,10 @@ class _Run:
     @property
     def messages(self) -> list[Message]:
         return self.history + self.carried + self.new
+
+    def emit(self, event: RunEvent) -> None:
+        if self.events is not None:
+            self.events.emit(event)
 
     @property
     def last(self) -> Message | None:
@@ -194,8 +223,12 @@ class Agent:
         budget: Budget | None = None,
         spent: Spent | None = None,
         deadline: float | None = None,
+        events: EventSink | None = None,
     ) -> AgentResult:
         """Run the loop for one user message on top of ``history`` (a valid window).
+
+        ``events``: where the run's :mod:`~agentocore.stream.events` go as they happen (text
+        deltas, tool calls, actions, usage, the result); its failures never reach the run.
 
         ``deadline`` (:attr:`clock` seconds): before a model call that follows tool results,
         if less than the reserve is left (``sync_reserve_s``, or the longest step of this run
@@ -203,7 +236,7 @@ class Agent:
         message and :meth:`resume` continues it. Tools never run twice.
         """
         content = [{"text": user_message}] if isinstance(user_message, str) else user_message
-        run = _Run(list(history), [{"role": "user", "content": content}])
+        run = _Run(list(history), [{"role": "user", "content": content}], events=_safe(events))
         return self._published(self._loop(run, summary, context, budget, spent, deadline))
 
     def resume(
@@ -216,6 +249,7 @@ class Agent:
         spent: Spent | None = None,
         deadline: float | None = None,
         iterations_used: int = 0,
+        events: EventSink | None = None,
     ) -> AgentResult:
         """Continue a deferred run: ``history`` ends with the user toolResult message the
         deferred run stored; no user message is added and no tool runs again. The result's
@@ -225,7 +259,13 @@ class Agent:
         if not ends_with_tool_results(history):
             raise ValueError("resume needs a history ending with a user toolResult message")
         start = max((i for i, m in enumerate(history) if is_user_text(m)), default=0)
-        run = _Run(list(history[:start]), [], history[start:], prior_iterations=iterations_used)
+        run = _Run(
+            list(history[:start]),
+            [],
+            history[start:],
+            prior_iterations=iterations_used,
+            events=_safe(events),
+        )
         return self._published(self._loop(run, summary, context, budget, spent, deadline))
 
     def _published(self, result: AgentResult) -> AgentResult:
@@ -266,7 +306,7 @@ class Agent:
             last = run.last
             if store and status != "deferred" and last is not None and last["role"] == "user":
                 run.new.append(_assistant(text or f"[{status}]"))
-            return AgentResult(
+            result = AgentResult(
                 status=status,
                 final_text=text,
                 stop_reason=stop_reason,
@@ -284,6 +324,18 @@ class Agent:
                 compaction=run.compaction,
                 budget=stop,
             )
+            run.emit(
+                RunFinished(
+                    status=result.status,
+                    text=result.final_text,
+                    stop_reason=result.stop_reason,
+                    input_tokens=result.usage.input_tokens,
+                    output_tokens=result.usage.output_tokens,
+                    cost_usd=result.cost_usd,
+                    error=result.error,
+                )
+            )
+            return result
 
         def exhausted(stop: BudgetStop) -> AgentResult:
             message = stop.message
@@ -391,16 +443,34 @@ class Agent:
 
     def _call(self, run: _Run, request: ConverseRequest, hold: Hold) -> ConverseResponse:
         """One model call (with retries) under ``hold``: settled with the real usage, or
-        released when the call fails."""
+        released when the call fails. Streamed (``settings.stream``) or not, its text reaches
+        the run's events once: a retry sends only what the client does not have yet."""
+        step = run.iterations
+        text = StepText(step, run.events) if run.events is not None else None
+
+        def once() -> ConverseResponse:
+            if text is not None:
+                text.new_attempt()
+            if self.settings.stream:
+                return assemble(stream_of(self.model, request), text.add if text else _ignore)
+            answer = self.model.converse(request)
+            if text is not None:
+                text.add(text_of((answer.get("output") or {}).get("message") or {}))
+            return answer
+
         try:
-            response = self.backoff.call(lambda: self.model.converse(request))
+            response = self.backoff.call(once)
         except BaseException:
             hold.release()
             raise
+        if text is not None:
+            text.finish()
         usage = Usage.from_converse(response.get("usage"))
-        hold.settle(usage.total_tokens, self.pricing.cost(self.model.model_id, usage))
+        cost = self.pricing.cost(self.model.model_id, usage)
+        hold.settle(usage.total_tokens, cost)
         run.responses += 1
         run.usage = run.usage + usage
+        run.emit(UsageReport(step, usage.input_tokens, usage.output_tokens, cost))
         return response
 
     def summarize(
@@ -430,20 +500,26 @@ class Agent:
         return summary, usage
 
     def _act(self, run: _Run, tool_uses: list[dict[str, Any]], ctx: ToolContext) -> None:
+        step = run.iterations
+        for use in tool_uses:
+            run.emit(ToolUseStart(step, str(use.get("toolUseId")), str(use.get("name"))))
         outcomes = self.executor.execute(tool_uses, ctx)
         run.new.append({"role": "user", "content": [o.result for o in outcomes]})
         for o in outcomes:
-            run.tool_calls.append(
-                ToolCallRecord(
-                    tool_use_id=o.tool_use_id,
-                    name=o.name,
-                    status=o.status,
-                    duration_ms=round(o.duration_ms, 3),
-                    error=o.error,
-                )
+            record = ToolCallRecord(
+                tool_use_id=o.tool_use_id,
+                name=o.name,
+                status=o.status,
+                duration_ms=round(o.duration_ms, 3),
+                error=o.error,
             )
+            run.tool_calls.append(record)
+            run.emit(ToolUseEnd(step, o.tool_use_id, o.name, o.status, record.duration_ms, o.error))
             if o.action is not None:
                 run.actions.append(o.action)
+                run.emit(
+                    ActionRequested(o.action.action_id, o.action.type, o.action.needs_approval)
+                )
         run.after_tools = True
 
     def _compact(

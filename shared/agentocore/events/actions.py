@@ -41,6 +41,9 @@ class ActionRequest(BaseModel):
     type: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9]{0,127}$")
     action_id: str
     detail: dict[str, Any]
+    #: Whether the type's approval rule asks an approver for this payload (None: not known
+    #: here). Informational (run events): the workers decide from the event, never from this.
+    needs_approval: bool | None = None
 
     def entry(self) -> dict[str, str]:
         """The PutEvents entry (without ``EventBusName``) that requests this action."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from agentocore.aws import LazyClient
@@ -81,6 +82,18 @@ class BedrockConverse:
             raise provider_error(exc) from exc
         response.pop("ResponseMetadata", None)
         return response
+
+    def converse_stream(self, request: ConverseRequest) -> Iterator[dict[str, Any]]:
+        """``bedrock-runtime.converse_stream``'s events. Errors, including those that arrive
+        inside the stream (botocore does not retry them), become provider errors, so the loop
+        retries them as it retries Converse's."""
+        from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+        try:
+            response = self.client.converse_stream(modelId=self._model_id, **request)
+            yield from response["stream"]
+        except (ClientError, ConnectionError, HTTPClientError) as exc:
+            raise provider_error(exc) from exc
 
 
 def provider_error(exc: Exception) -> ModelError:

@@ -18,11 +18,12 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 from agentocore.models.base import ModelProvider
 from agentocore.models.bedrock import provider_error
+from agentocore.stream.assemble import events_of, stream_of
 from agentocore.types import ContentBlock, ConverseRequest, ConverseResponse
 
 #: Faults that fail the call (no response), as (code, HTTP status, message) for ClientErrors.
@@ -164,6 +165,23 @@ class ChaosModel:
 
     def converse(self, request: ConverseRequest) -> ConverseResponse:
         fault, rng = self._draw(request)
+        return self._answer(request, fault, rng)
+
+    def converse_stream(self, request: ConverseRequest) -> Iterator[dict[str, Any]]:
+        """The inner model's answer as a stream, with this call's fault: ``stream_throttling``
+        arrives mid-stream (after part of the text was sent), as Bedrock's in-stream errors do;
+        the others as :meth:`converse` injects them."""
+        fault, rng = self._draw(request)
+        if fault == "stream_throttling":
+            events = list(stream_of(self.inner, request))
+            yield from events[: max(1, len(events) // 2)]
+            exc = botocore_error(fault, self.model_id, rng)
+            raise provider_error(exc) from exc
+        yield from events_of(self._answer(request, fault, rng))
+
+    def _answer(
+        self, request: ConverseRequest, fault: str | None, rng: random.Random
+    ) -> ConverseResponse:
         if fault in ("slow", None):
             if fault == "slow":
                 self.sleep(self.slow_s)

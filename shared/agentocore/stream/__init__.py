@@ -1,0 +1,1 @@
+"""Streaming a run: typed run events, ConverseStream assembly, text that survives retries."""

@@ -285,6 +285,7 @@ locals {
     agent_executor = [
       "POST /conversations/{conversation_id}/messages",
       "GET /conversations/{conversation_id}",
+      "GET /conversations/{conversation_id}/events",
       "GET /users/me/conversations",
     ]
     approval_worker = [

@@ -128,6 +128,12 @@ def get_conversation(conversation_id: str) -> Response[str]:
     return json_response(*AgentApi(runtime()).get_conversation(caller(app), conversation_id, query))
 
 
+@app.get("/conversations/<conversation_id>/events")
+def get_events(conversation_id: str) -> Response[str]:
+    query = app.current_event.query_string_parameters or {}
+    return json_response(*AgentApi(runtime()).get_events(caller(app), conversation_id, query))
+
+
 @app.get("/users/me/conversations")
 def list_conversations() -> Response[str]:
     query = app.current_event.query_string_parameters or {}

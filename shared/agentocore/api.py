@@ -450,6 +450,32 @@ class AgentApi:
             },
         }
 
+    def get_events(
+        self, identity: Identity, conversation_id: str, query: Mapping[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        """The conversation's logged run events after ``after`` (a sequence number), oldest
+        first: what a client that cannot hold a socket polls, and what a reconnecting one
+        missed. The caller must own the conversation (its META's owner, or, before its first
+        save, the owner each record was written with)."""
+        _check_conversation_id(conversation_id)
+        limit = page_limit(query.get("limit"), 200, 1000)
+        after = query.get("after", "0")
+        if not after.isdigit() or len(after) > 12:
+            raise ApiError(400, "invalid_after", "after must be an event sequence number")
+        meta = self.runtime.memory.get_meta(conversation_id)
+        if meta.exists and meta.user_id != identity.sub:
+            raise ApiError(404, "not_found", f"conversation {conversation_id} not found")
+        logged = self.runtime.event_log.read(conversation_id, after=int(after), limit=limit)
+        if not meta.exists and (not logged or any(o != identity.sub for o, _ in logged)):
+            raise ApiError(404, "not_found", f"conversation {conversation_id} not found")
+        events = [record for _, record in logged]
+        return 200, {
+            "conversation_id": conversation_id,
+            "events": events,
+            "next_after": events[-1]["seq"] if events else int(after),
+            "more": len(events) == limit,
+        }
+
     def list_conversations(
         self, identity: Identity, query: Mapping[str, str]
     ) -> tuple[int, dict[str, Any]]:

@@ -163,6 +163,10 @@ class ApprovalStore(ddb.TableStore):
     """Approval records in the single table (client built lazily); ``shards``: the index
     partitions per status (see the module docstring)."""
 
+    #: Threads a listing queries its shards with (None: one per shard; 1: in shard order, as
+    #: the fault suite needs to replay a seed's faults call for call).
+    query_threads: int | None = None
+
     def __init__(self, table_name: str, *, shards: int = APPROVAL_SHARDS, **kwargs: Any) -> None:
         super().__init__(table_name, **kwargs)
         if shards < 1:
@@ -243,7 +247,7 @@ class ApprovalStore(ddb.TableStore):
         client = self.client  # built once, shared by the threads
         if not streams:
             return [], None
-        with ThreadPoolExecutor(max_workers=len(streams)) as pool:
+        with ThreadPoolExecutor(max_workers=self.query_threads or len(streams)) as pool:
             pages = list(
                 pool.map(
                     lambda sid: self._query_stream(client, status, sid, positions.get(sid), limit),

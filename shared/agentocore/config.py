@@ -45,6 +45,13 @@ class Settings(BaseModel):
     event_bus_name: str = Field("agentocore", description="EventBridge bus for action events.")
     max_iterations: int = Field(10, ge=1, le=MAX_ITERATIONS_LIMIT)
     max_tokens: int = Field(4096, ge=1, description="inferenceConfig.maxTokens per model call.")
+    run_events: bool = Field(
+        True,
+        description="Log each run's events (text, tool calls, actions, usage, the result) in "
+        "the conversation's partition, numbered, for GET /conversations/{id}/events and "
+        "reconnecting sockets (agentocore.stream.log).",
+    )
+    event_ttl_hours: int = Field(24, ge=1, description="How long logged run events are kept.")
     stream: bool = Field(
         False,
         description="Call the model with converse_stream: text reaches the run's events as it "

@@ -22,6 +22,7 @@ from agentocore.memory.store import ConversationMemory
 from agentocore.models.base import ModelProvider
 from agentocore.models.registry import create_model
 from agentocore.session import ConversationRunner
+from agentocore.stream.log import EventLog
 from agentocore.tools.registry import ToolRegistry
 from agentocore.workers.provenance import ActionProvenance
 
@@ -110,6 +111,12 @@ class Runtime:
         return DailyBudgets(s.table_name, DailyLimits.from_settings(s))
 
     @cached_property
+    def event_log(self) -> EventLog:
+        """The conversations' run events (numbered, for resuming clients)."""
+        s = self.settings
+        return EventLog(s.table_name, ttl_hours=s.event_ttl_hours)
+
+    @cached_property
     def publisher(self) -> EventPublisher:
         return EventPublisher(self.settings.event_bus_name)
 
@@ -158,11 +165,13 @@ class Runtime:
             daily_budgets=self.daily_budgets,
             summarizer=ModelSummarizer(model),
         )
-        return ConversationRunner(agent, self.memory)
+        events = self.event_log if self.settings.run_events else None
+        return ConversationRunner(agent, self.memory, event_log=events)
 
     def reset(self, **replace: Any) -> None:
         """Drop built objects (tests): the next use builds them again, or uses ``replace``."""
-        for name in ("model", "memory", "publisher", "approvals", "provenance", "daily_budgets"):
+        names = ("model", "memory", "publisher", "approvals", "provenance", "daily_budgets")
+        for name in (*names, "event_log"):
             self.__dict__.pop(name, None)
         self._runners.clear()
         self.__dict__.update(replace)

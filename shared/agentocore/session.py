@@ -28,6 +28,8 @@ from agentocore.memory.window import (
     is_user_text,
     split_for_compaction,
 )
+from agentocore.stream.events import EventSink, LoggedEvent
+from agentocore.stream.log import EventLog
 from agentocore.tools.registry import ToolContext
 from agentocore.types import ContentBlock, Message
 
@@ -103,6 +105,7 @@ class ConversationRunner:
         summarizer: Summarizer | None = None,
         conflict_retries: int = 3,
         compact_after_save: bool = True,
+        event_log: EventLog | None = None,
     ) -> None:
         if agent.action_sink is not None:
             raise ValueError(
@@ -114,6 +117,8 @@ class ConversationRunner:
         self.summarizer = summarizer or agent.summarizer
         self.conflict_retries = conflict_retries
         self.compact_after_save = compact_after_save
+        #: Where each run's events are logged (numbered, per conversation); None: not logged.
+        self.event_log = event_log
 
     def send(
         self,
@@ -128,6 +133,7 @@ class ConversationRunner:
         priority: str = "normal",
         request_id: str | None = None,
         retry_failed: bool = False,
+        events: EventSink | None = None,
     ) -> TurnOutcome:
         """Run one user message; raises ConversationNotFound (another user's conversation),
         ConversationBusy (a continuation is pending) or TurnConflict (still conflicting after
@@ -136,7 +142,8 @@ class ConversationRunner:
         the run requests (an invocation id; default: conversation + the new user turn) and
         identifies the request's receipt. ``retry_failed``: a stored failed run of the request
         does not answer it, the request runs again (a client retrying after a 502; a
-        redelivered event gets the failure it already had)."""
+        redelivered event gets the failure it already had). ``events``: the run's events as
+        they happen (after the event log has numbered them, when there is one)."""
         replaces = None
         if request_id is not None:
             stored = self._stored(conversation_id, request_id, user_id)
@@ -153,15 +160,20 @@ class ConversationRunner:
             metadata=metadata or {},
             request_id=request_id or turn_request_id(conversation_id, window.meta.turn_count + 1),
         )
-        result = self.agent.run(
-            message,
-            history=window.messages,
-            summary=window.summary,
-            context=ctx,
-            budget=budget,
-            spent=window.meta.spent,
-            deadline=deadline,
-        )
+        sink = self._events(conversation_id, user_id, ctx.request_id, events)
+        try:
+            result = self.agent.run(
+                message,
+                history=window.messages,
+                summary=window.summary,
+                context=ctx,
+                budget=budget,
+                spent=window.meta.spent,
+                deadline=deadline,
+                events=sink,
+            )
+        finally:
+            _flush(sink)
         if not result.messages:
             return TurnOutcome(conversation_id, result, False, None, window.meta.turn_count)
 
@@ -231,6 +243,22 @@ class ConversationRunner:
             running=running,
         )
 
+    def _events(
+        self,
+        conversation_id: str,
+        user_id: str | None,
+        run_id: str | None,
+        events: EventSink | None,
+    ) -> EventSink | None:
+        """The run's sink: the event log's writer (``events`` listening to what it stored),
+        else ``events`` itself."""
+        if self.event_log is None:
+            return events
+        writer = self.event_log.writer(conversation_id, owner=user_id, run_id=run_id)
+        if events is not None:
+            writer.listeners.append(lambda record: events.emit(LoggedEvent(record)))
+        return writer
+
     def resume(
         self,
         conversation_id: str,
@@ -240,6 +268,7 @@ class ConversationRunner:
         agent_id: str | None = None,
         metadata: dict[str, str] | None = None,
         budget: Budget | None = None,
+        events: EventSink | None = None,
     ) -> TurnOutcome | None:
         """Continue the deferred run whose continuation ``invocation_id`` is pending: load the
         window ending with its toolResults, run the loop without a new user message, save the
@@ -272,14 +301,19 @@ class ConversationRunner:
             # the deferred HTTP request's scope: a re-run continuation mints the same actions
             request_id=turn_request_id(conversation_id, exchange_turn or meta.turn_count),
         )
-        result = self.agent.resume(
-            history=window.messages,
-            summary=window.summary,
-            context=ctx,
-            budget=budget,
-            spent=meta.spent,
-            iterations_used=running.iterations,
-        )
+        sink = self._events(conversation_id, ctx.user_id, invocation_id, events)
+        try:
+            result = self.agent.resume(
+                history=window.messages,
+                summary=window.summary,
+                context=ctx,
+                budget=budget,
+                spent=meta.spent,
+                iterations_used=running.iterations,
+                events=sink,
+            )
+        finally:
+            _flush(sink)
         self._save_run_summary(window, result)
         turn_count = self._finish(window, result, running, user_id, exchange_turn)
         if turn_count is None:
@@ -507,3 +541,14 @@ class ConversationRunner:
             usage=usage,
             cost_usd=cost,
         )
+
+
+def _flush(sink: EventSink | None) -> None:
+    """Write what the event log still buffers (a failure is logged: the run stands)."""
+    flush = getattr(sink, "flush", None)
+    if flush is None:
+        return
+    try:
+        flush()
+    except Exception:
+        log.warning("run events not flushed", exc_info=True)

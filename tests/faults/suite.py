@@ -4,14 +4,17 @@ injectors seeded by its seed alone, so ``--seed N --conversations 1`` replays it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import random
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from agentocore.approvals import ApprovalStore
 from agentocore.budget.pricing import PricingTable
 from agentocore.config import Settings
 from agentocore.models.retry import Backoff
@@ -118,6 +121,18 @@ def quiet() -> None:
     logging.getLogger("agentocore").setLevel(logging.CRITICAL)
 
 
+@contextlib.contextmanager
+def sequential_listings() -> Iterator[None]:
+    """Approval listings query their shards one after the other: with a thread per shard, which
+    query draws which fault would depend on the threads' timing, and a seed would not replay."""
+    before = ApprovalStore.query_threads
+    ApprovalStore.query_threads = 1
+    try:
+        yield
+    finally:
+        ApprovalStore.query_threads = before
+
+
 def run_conversation(seed: int, config: Config) -> Outcome:
     started = time.perf_counter()
     plan = scenario(seed, turns=config.turns, async_share=config.async_share)
@@ -134,7 +149,12 @@ def run_conversation(seed: int, config: Config) -> Outcome:
     modules = handlers()
     clock = VirtualClock()
     waits = IdempotencyClock()
-    with aws_stack(ENV) as stack, clients_wrapped(faults), waits.installed():
+    with (
+        aws_stack(ENV) as stack,
+        clients_wrapped(faults),
+        waits.installed(),
+        sequential_listings(),
+    ):
         read_meta = meta_reader(stack.dynamodb, stack.table)
         with recording_writes(ledger, read_meta):
             reset_containers(modules)

@@ -117,3 +117,15 @@ class SafeSink:
             self.inner.emit(event)
         except Exception as exc:  # a watcher's failure is not the run's
             self.on_error(exc)
+
+
+@dataclass(frozen=True)
+class LoggedEvent(RunEvent):
+    """An event as the event log stored it: its record, ``seq`` included (what a live socket is
+    sent, so that a client can resume after the last number it has)."""
+
+    type: ClassVar[str] = "logged"
+    record: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.record)

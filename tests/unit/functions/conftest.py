@@ -121,9 +121,22 @@ class Stack:
             for n in self.drain(queue_url)
         ]
 
-    def items(self, prefix: str = "") -> list[dict[str, Any]]:
+    def items(self, prefix: str = "", *, events: bool = False) -> list[dict[str, Any]]:
+        """The table's items under ``prefix``: the state, without the run event log's items
+        (``EVT#``, observability with a TTL) unless ``events``."""
         items = self.dynamodb.scan(TableName=self.table)["Items"]
-        return [i for i in items if i["PK"]["S"].startswith(prefix)]
+        return [
+            i
+            for i in items
+            if i["PK"]["S"].startswith(prefix) and (events or not i["SK"]["S"].startswith("EVT#"))
+        ]
+
+    def run_events(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The conversation's logged run events, in order."""
+        from agentocore.stream.log import EventLog
+
+        log = EventLog(self.table, client=self.dynamodb)
+        return [record for _, record in log.read(conversation_id, limit=1000)]
 
 
 @pytest.fixture

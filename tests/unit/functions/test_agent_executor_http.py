@@ -204,7 +204,10 @@ def test_model_failure_is_502(stack):
     status, err = post("c1", {"message": "hi"})
     assert (status, err["error"]["code"]) == (502, "model_failure")
     assert "AccessDeniedException" in err["error"]["message"]
-    assert stack.items() == []
+    assert stack.items() == []  # no state; a watcher is told how the run ended:
+    [ended] = stack.run_events("c1")
+    assert (ended["type"], ended["status"], ended["seq"]) == ("result", "failed", 1)
+    assert "AccessDeniedException" in ended["error"]
 
 
 def test_turn_conflict_after_retries_is_409(stack):

@@ -1,0 +1,93 @@
+"""GET /conversations/{id}/events: a run's numbered events for its owner only, resumable after
+any sequence number, written for the first run before the conversation's META exists."""
+
+from __future__ import annotations
+
+from agentocore.models.scripted import text_response, tool_use_response
+from agentocore.stream.log import EventLog
+
+from .conftest import LambdaContext, http_event, install_runtime, load_function, response_json
+
+fn = load_function("agent_executor")
+
+
+def call(event):
+    return response_json(fn.handler(event, LambdaContext()))
+
+
+def post(conversation_id, body, **kwargs):
+    return call(
+        http_event("POST", f"/conversations/{conversation_id}/messages", body=body, **kwargs)
+    )
+
+
+def events(conversation_id, **kwargs):
+    query = kwargs.pop("query", None)
+    return call(
+        http_event("GET", f"/conversations/{conversation_id}/events", query=query, **kwargs)
+    )
+
+
+def script():
+    return [
+        tool_use_response(("t1", "get_order_status", {"order_id": "A-1001"}), text="Looking."),
+        text_response("Order A-1001 was delivered."),
+    ]
+
+
+def test_a_run_is_logged_in_order_and_read_after_any_number(stack):
+    install_runtime(fn, script())
+    status, body = post("c1", {"message": "Where is A-1001?"})
+    assert status == 200
+    status, page = events("c1")
+    assert status == 200
+    kinds = [e["type"] for e in page["events"]]
+    assert kinds == ["text", "usage", "tool_use_start", "tool_use_end", "text", "usage", "result"]
+    seqs = [e["seq"] for e in page["events"]]
+    assert seqs == list(range(1, 8)) and page["next_after"] == 7 and page["more"] is False
+    assert page["events"][-1]["text"] == body["reply"] == "Order A-1001 was delivered."
+    assert {e["run_id"] for e in page["events"]} == {"c1#turn1"}
+    status, rest = events("c1", query={"after": "4"})
+    assert [e["seq"] for e in rest["events"]] == [5, 6, 7]
+    status, page = events("c1", query={"after": "2", "limit": "2"})
+    assert [e["seq"] for e in page["events"]] == [3, 4] and page["more"] is True
+    status, none = events("c1", query={"after": "7"})
+    assert none["events"] == [] and none["next_after"] == 7
+    # the next run continues the numbering
+    install_runtime(fn, [text_response("Anything else?")])
+    post("c1", {"message": "thanks"})
+    status, more = events("c1", query={"after": "7"})
+    assert [e["seq"] for e in more["events"]] == [8, 9, 10]
+
+
+def test_another_user_sees_nothing_of_it(stack):
+    install_runtime(fn, script())
+    post("c1", {"message": "Where is A-1001?"})
+    assert events("c1", sub="user-b")[0] == 404
+    assert events("c-unknown")[0] == 404
+
+
+def test_a_first_run_is_readable_by_its_owner_before_the_conversation_is_saved(stack, dynamodb):
+    """Records carry their owner: the META is written only when the first run saves."""
+    log = EventLog(stack.table, client=dynamodb)
+    writer = log.writer("c9", owner="user-a", run_id="r1")
+    from agentocore.stream.events import TextDelta, UsageReport
+
+    writer.emit(TextDelta(1, "Hel"))
+    writer.emit(TextDelta(1, "lo"))
+    writer.emit(UsageReport(1, 10, 2, 0.0))
+    status, page = events("c9")
+    assert status == 200
+    assert [(e["type"], e.get("delta")) for e in page["events"]] == [
+        ("text", "Hello"),
+        ("usage", None),
+    ]
+    assert events("c9", sub="user-b")[0] == 404
+
+
+def test_bad_cursors_are_400(stack):
+    install_runtime(fn, script())
+    post("c1", {"message": "Where is A-1001?"})
+    for after in ("-1", "x", "1" * 13):
+        status, err = events("c1", query={"after": after})
+        assert (status, err["error"]["code"]) == (400, "invalid_after")

@@ -12,7 +12,7 @@
 - The server's dispatcher calls ``backends.list_of_moto_modules()`` (a directory listing plus a
   ``stat`` per entry) on every request to recognise service hosts; the list never changes.
 - werkzeug logs an access line per request (formatted, locked, written): 15 % of the server's
-  CPU under load. Off unless ``AGENTOCORE_EMULATOR_ACCESS_LOG=1``.
+  CPU under load. Only 5xx answers are logged unless ``AGENTOCORE_EMULATOR_ACCESS_LOG=1``.
 - Every UpdateExpression's validator starts with ``copy.deepcopy`` of the parsed expression (14 %
   of the server's CPU under load, more than parsing it): the validator parses the expression's
   text again instead, which gives the same fresh tree.
@@ -130,8 +130,14 @@ def _index_items(table: Any) -> list[Any]:
     return list(table.items.values())
 
 
+_access_log = None  # werkzeug's own WSGIRequestHandler.log_request
+
+
 def _no_access_log(self: Any, code: int | str = "-", size: int | str = "-") -> None:
-    """werkzeug's access line, not written (errors are still logged)."""
+    """werkzeug's access line, written only for a 5xx answer (and its errors, as ever)."""
+    status = getattr(code, "value", code)
+    if _access_log is not None and str(status).startswith("5"):
+        _access_log(self, code, size)
 
 
 #: AttributeValue's members by how the JSON serializer writes them.
@@ -273,6 +279,8 @@ def install() -> None:
     if os.environ.get("AGENTOCORE_EMULATOR_ACCESS_LOG") != "1":
         from werkzeug.serving import WSGIRequestHandler
 
+        global _access_log
+        _access_log = WSGIRequestHandler.log_request
         WSGIRequestHandler.log_request = _no_access_log  # type: ignore[method-assign]
     _fast_serializers()
     modules = tuple(backends.list_of_moto_modules())

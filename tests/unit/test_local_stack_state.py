@@ -83,3 +83,25 @@ def test_the_backend_override_names_the_state_folder(
     text = (dirs / "override.tf").read_text()
     assert 'backend "local"' in text and f'workspace_dir = "{dirs / "states"}"' in text
     assert tat.env()["TF_DATA_DIR"] == str(tat.TF_DATA)
+
+
+def test_an_orphan_function_from_a_lost_answer_is_deleted_before_the_second_apply(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deleted: list[str] = []
+
+    class Lambda:
+        def delete_function(self, FunctionName: str) -> None:
+            deleted.append(FunctionName)
+
+    import boto3
+
+    monkeypatch.setattr(boto3, "client", lambda *a, **k: Lambda())
+    output = (
+        "Error: creating Lambda Function (agentocore-local-approval-worker): operation error "
+        "Lambda: CreateFunction, https response error StatusCode: 409, RequestID: x, "
+        "ResourceConflictException: Function already exist: agentocore-local-approval-worker"
+    )
+    assert tat.drop_orphan_functions(output) == ["agentocore-local-approval-worker"]
+    assert deleted == ["agentocore-local-approval-worker"]
+    assert tat.drop_orphan_functions("Error: something else") == []

@@ -18,10 +18,12 @@ def test_two_writers_at_once_never_take_the_same_number(dynamodb, table):
     barrier = threading.Barrier(2)
 
     def write(name: str) -> None:
-        writer = log.writer("c1", owner="u1", run_id=name)
+        writer = log.writer("c1", owner="u1", run_id=name, monotonic=lambda: 0.0)
         barrier.wait()
         for i in range(15):
             writer.emit(ToolUseStart(i, f"{name}-{i}", "tool"))
+            if i % 3 == 2:
+                writer.flush()  # batches of 3, racing the other writer for the head
 
     threads = [threading.Thread(target=write, args=(n,)) for n in ("a", "b")]
     for t in threads:
@@ -35,7 +37,7 @@ def test_two_writers_at_once_never_take_the_same_number(dynamodb, table):
         assert mine == [f"{name}-{i}" for i in range(15)]
 
 
-def test_text_deltas_of_a_call_are_written_together(dynamodb, table, counter, monkeypatch):
+def test_a_run_is_written_in_batches_with_one_call_s_text_merged(dynamodb, table, counter):
     clock = [0.0]
     log = EventLog(table, client=dynamodb, clock=lambda: NOW)
     writer = log.writer("c1", owner="u1", monotonic=lambda: clock[0])
@@ -44,22 +46,36 @@ def test_text_deltas_of_a_call_are_written_together(dynamodb, table, counter, mo
     counter.reset()
     for word in ("Hel", "lo ", "there"):
         writer.emit(TextDelta(1, word))
-    assert counter.calls.count("PutItem") == 0  # buffered
-    writer.emit(TextDelta(2, "Next"))  # another call: the first one's text is written
-    clock[0] = event_log.FLUSH_S  # time passes: the next delta flushes the buffer
+    writer.emit(UsageReport(1, 5, 3, 0.0))
+    writer.emit(ToolUseStart(1, "t1", "tool"))
+    assert counter.calls == []  # held: a quick run is written once
+    clock[0] = event_log.FLUSH_S  # time passes: the next event writes what is held
+    writer.emit(TextDelta(2, "Next"))
+    assert counter.calls == ["GetItem", "TransactWriteItems"]  # the head, then one batch
     writer.emit(TextDelta(2, " step"))
-    writer.emit(TextDelta(2, "x" * event_log.FLUSH_CHARS))  # size flushes
-    writer.emit(UsageReport(2, 1, 1, 0.0))
-    writer.emit(TextDelta(3, "tail"))
-    writer.flush()
-    assert [(r["type"], r.get("delta")) for r in stored] == [
-        ("text", "Hello there"),
-        ("text", "Next step"),
-        ("text", "x" * event_log.FLUSH_CHARS),
-        ("usage", None),
-        ("text", "tail"),
+    writer.emit(RunFinished("completed", "Next step", "end_turn", 5, 3, 0.0))  # the end
+    assert counter.calls[2:] == ["TransactWriteItems"]
+    assert [(r["type"], r.get("delta"), r["seq"]) for r in stored] == [
+        ("text", "Hello there", 1),
+        ("usage", None, 2),
+        ("tool_use_start", None, 3),
+        ("text", "Next", 4),  # written with what was held; the rest of the step's text follows
+        ("text", " step", 5),
+        ("result", None, 6),
     ]
-    assert [r["seq"] for r in stored] == [1, 2, 3, 4, 5]
+    assert [r["seq"] for _, r in log.read("c1", after=2)] == [3, 4, 5, 6]
+    assert log.last_seq("c1") == 6
+
+
+def test_a_big_batch_is_written_before_it_grows_past_the_item_limit(dynamodb, table, counter):
+    log = EventLog(table, client=dynamodb, clock=lambda: NOW)
+    writer = log.writer("c1", owner="u1", monotonic=lambda: 0.0)
+    counter.reset()
+    for step in range(1, 5):
+        writer.emit(TextDelta(step, "x" * (event_log.FLUSH_BYTES // 3)))
+    assert counter.calls.count("TransactWriteItems") == 1
+    writer.flush()
+    assert [len(r["delta"]) for _, r in log.read("c1")] == [event_log.FLUSH_BYTES // 3] * 4
 
 
 def test_a_failing_listener_loses_nothing(dynamodb, table):
@@ -78,7 +94,6 @@ def test_a_failing_listener_loses_nothing(dynamodb, table):
 def test_items_expire_and_stay_out_of_the_turn_queries(dynamodb, table):
     log = EventLog(table, client=dynamodb, clock=lambda: NOW, ttl_hours=24)
     log.writer("c1", owner="u1").emit(RunFinished("completed", "ok", "end_turn", 1, 1, 0.0))
-    [item] = dynamodb.scan(TableName=table)["Items"]
-    assert item["SK"]["S"] == "EVT#000000000001"
-    assert int(item["ttl"]["N"]) == int(NOW) + 24 * 3600
-    assert not item["SK"]["S"].startswith(("TURN#", "META", "REQ#"))
+    items = sorted(dynamodb.scan(TableName=table)["Items"], key=lambda i: i["SK"]["S"])
+    assert [i["SK"]["S"] for i in items] == ["EVT#000000000001", "EVT#HEAD"]
+    assert all(int(i["ttl"]["N"]) == int(NOW) + 24 * 3600 for i in items)

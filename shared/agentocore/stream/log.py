@@ -1,19 +1,21 @@
 """The resumable event log: a conversation's run events in the single table, numbered.
 
-Items ``PK=CONV#<conversation id>``, ``SK=EVT#<seq, 12 digits>``: the conversation's own
-partition (its IAM scope, its pace), beside its turns (whose Queries read ``TURN#`` ranges only),
-expiring after ``ttl_hours``. ``seq`` counts from 1 per conversation, without gaps from one
-writer; a client that saw up to ``seq`` asks for what came ``after`` it (HTTP, or a reconnecting
-socket) and drops anything at or below what it has, so nothing is lost or shown twice.
+Every event gets a number (``seq``, from 1 per conversation, without gaps). Events are written
+in batches: one item per batch, ``PK=CONV#<conversation id>``, ``SK=EVT#<its last seq, 12
+digits>`` (the conversation's own partition: its IAM scope, its pace; beside its turns, whose
+Queries read ``TURN#`` ranges only), and the head ``SK=EVT#HEAD`` holding the last number
+written; both expire after ``ttl_hours``. A batch is one TransactWriteItems: the head moves from
+``n`` to ``n + k`` (conditional on it still being ``n``) and the batch item with numbers
+``n+1..n+k`` is put. So numbers are taken exactly once even with two writers (a worker telling
+of an approval while a run writes: the loser reads the head again and retries after a jittered
+wait), and they become visible in order: a reader never sees ``n + 1`` while ``n`` is still to
+come, which is what makes ``after`` safe. A client that saw up to ``seq`` asks for what came
+after it and drops anything it already has: nothing lost, nothing shown twice.
 
-A writer takes the next number with a conditional put (``attribute_not_exists``): when another
-writer (a worker telling of an approval) took it first, it reads the newest number again and
-retries after a jittered wait. Numbers therefore become visible in order (number n + 1 is only
-written once n exists), which is what makes ``after`` safe: a reader never sees n + 1 while n is
-still to come. Text deltas of one model call are written together: when another event comes, past
-:data:`FLUSH_CHARS` characters or :data:`FLUSH_S` seconds, so a streamed reply costs a few
-writes, not one per delta. ``listeners`` get each record once it is stored (with its ``seq``):
-that is what a live socket is sent.
+A writer batches what a run emits until :data:`FLUSH_S` seconds have passed since the oldest
+event it holds, :data:`FLUSH_BYTES` are held, or the run's ``result`` comes: a quick run costs
+one read of the head and one transaction; text deltas of one model call are merged. ``listeners``
+get each record once it is stored (with its ``seq``): that is what a live socket is sent.
 """
 
 from __future__ import annotations
@@ -26,18 +28,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agentocore.ddb import TableStore, n, s
+from agentocore.ddb import TableStore, get_int, n, s
 from agentocore.memory.store import conv_pk
-from agentocore.stream.events import RunEvent, TextDelta
+from agentocore.stream.events import RunEvent, RunFinished
 
 log = logging.getLogger(__name__)
 
 PREFIX = "EVT#"
-FLUSH_CHARS = 1024
+HEAD = "EVT#HEAD"  # sorts after every EVT#<digits>: never read as a batch
 FLUSH_S = 0.5
-#: Conditional puts a writer tries before giving an event up (logged); after a lost race it
-#: waits a little (jittered, growing) so that the writer that just won does not win every time.
-PUT_ATTEMPTS = 32
+FLUSH_BYTES = 64 * 1024
+#: Transactions a writer tries before giving a batch up (logged); after a lost race it waits
+#: a little (jittered, growing) so that the writer that just won does not win every time.
+WRITE_ATTEMPTS = 32
 CONFLICT_WAIT_S = 0.005
 Record = dict[str, Any]
 
@@ -67,65 +70,100 @@ class EventLog(TableStore):
         owner: str | None,
         run_id: str | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> EventLogWriter:
         """A writer for one run of ``owner``'s conversation (the owner is stored with each
-        record: a conversation's first run is logged before its META exists)."""
-        return EventLogWriter(self, conversation_id, owner, run_id=run_id, monotonic=monotonic)
+        batch: a conversation's first run is logged before its META exists)."""
+        return EventLogWriter(
+            self, conversation_id, owner, run_id=run_id, monotonic=monotonic, sleep=sleep
+        )
 
     def last_seq(self, conversation_id: str) -> int:
-        page = self.client.query(
+        item = self.client.get_item(
             TableName=self.table_name,
-            KeyConditionExpression="PK = :pk AND begins_with(SK, :evt)",
-            ExpressionAttributeValues={":pk": s(conv_pk(conversation_id)), ":evt": s(PREFIX)},
-            ScanIndexForward=False,
-            Limit=1,
+            Key={"PK": s(conv_pk(conversation_id)), "SK": s(HEAD)},
             ConsistentRead=True,
-            ProjectionExpression="SK",
-        )
-        items = page.get("Items") or []
-        return int(items[0]["SK"]["S"][len(PREFIX) :]) if items else 0
+        ).get("Item")
+        return get_int(item, "last") if item else 0
 
     def read(
         self, conversation_id: str, after: int = 0, limit: int = 200
     ) -> list[tuple[str | None, Record]]:
         """Up to ``limit`` ``(owner, record)`` with ``seq > after``, oldest first."""
-        page = self.client.query(
-            TableName=self.table_name,
-            KeyConditionExpression="PK = :pk AND SK BETWEEN :lo AND :hi",
-            ExpressionAttributeValues={
+        out: list[tuple[str | None, Record]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND SK BETWEEN :lo AND :hi",
+            "ExpressionAttributeValues": {
                 ":pk": s(conv_pk(conversation_id)),
-                ":lo": s(event_sk(after + 1)),
+                ":lo": s(event_sk(after + 1)),  # batches are keyed by their last number
                 ":hi": s(event_sk(10**12 - 1)),
             },
-            ScanIndexForward=True,
-            Limit=limit,
-            ConsistentRead=True,
-        )
-        records: list[tuple[str | None, Record]] = []
-        for item in page.get("Items") or []:
-            record = json.loads(item["event"]["S"])
-            record["seq"] = int(item["SK"]["S"][len(PREFIX) :])
-            records.append((item["owner"]["S"] if "owner" in item else None, record))
-        return records
+            "ScanIndexForward": True,
+            "ConsistentRead": True,
+            "Limit": min(limit, 100),
+        }
+        while len(out) < limit:
+            page = self.client.query(**kwargs)
+            for item in page.get("Items") or []:
+                owner = item["owner"]["S"] if "owner" in item else None
+                seq = get_int(item, "first")
+                for record in json.loads(item["events"]["S"]):
+                    if seq > after and len(out) < limit:
+                        out.append((owner, {**record, "seq": seq}))
+                    seq += 1
+            if not page.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return out
 
-    def put(self, conversation_id: str, seq: int, record: Record, owner: str | None) -> bool:
-        """Store ``record`` as number ``seq``; False when that number is taken."""
-        now = self._clock()
+    def append(
+        self, conversation_id: str, head: int, records: list[Record], owner: str | None
+    ) -> bool:
+        """Store ``records`` as numbers ``head+1..`` if the head is still ``head``; False when
+        another writer moved it."""
+        last = head + len(records)
+        ttl = n(int(self._clock()) + self.ttl_hours * 3600)
+        pk = s(conv_pk(conversation_id))
+        batch: dict[str, Any] = {
+            "PK": pk,
+            "SK": s(event_sk(last)),
+            "first": n(head + 1),
+            "events": s(json.dumps(records, separators=(",", ":"), default=str)),
+            "ttl": ttl,
+        }
+        if owner:
+            batch["owner"] = s(owner)
+        moved = "attribute_not_exists(#last)" if head == 0 else "#last = :head"
+        values: dict[str, Any] = {":last": n(last), ":ttl": ttl}
+        if head:
+            values[":head"] = n(head)
         try:
-            self.client.put_item(
-                TableName=self.table_name,
-                Item={
-                    "PK": s(conv_pk(conversation_id)),
-                    "SK": s(event_sk(seq)),
-                    "event": s(json.dumps(record, separators=(",", ":"), default=str)),
-                    "ttl": n(int(now) + self.ttl_hours * 3600),
-                    **({"owner": s(owner)} if owner else {}),
-                },
-                ConditionExpression="attribute_not_exists(SK)",
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table_name,
+                            "Key": {"PK": pk, "SK": s(HEAD)},
+                            "UpdateExpression": "SET #last = :last, #ttl = :ttl",
+                            "ConditionExpression": moved,
+                            "ExpressionAttributeNames": {"#last": "last", "#ttl": "ttl"},
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table_name,
+                            "Item": batch,
+                            "ConditionExpression": "attribute_not_exists(SK)",
+                        }
+                    },
+                ]
             )
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-            if code == "ConditionalCheckFailedException":
+            response = getattr(exc, "response", {}) or {}
+            reasons = response.get("CancellationReasons") or []
+            if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
                 return False
             raise
         return True
@@ -146,62 +184,72 @@ class EventLogWriter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.log = log_
-        self._sleep = sleep
         self.conversation_id = conversation_id
         self.owner = owner
         self.run_id = run_id
         self.listeners: list[Callable[[Record], None]] = []
         self._monotonic = monotonic
+        self._sleep = sleep
+        self._rng = random.Random()
         self._lock = threading.Lock()
-        self._next: int | None = None
-        self._text: TextDelta | None = None
-        self._text_since = 0.0
+        self._head: int | None = None
+        self._held: list[Record] = []
+        self._held_bytes = 0
+        self._held_since = 0.0
 
     def emit(self, event: RunEvent) -> None:
+        record = event.as_dict()
+        if self.run_id is not None:
+            record["run_id"] = self.run_id
         with self._lock:
-            if isinstance(event, TextDelta):
-                if self._text is not None and self._text.step == event.step:
-                    self._text = TextDelta(event.step, self._text.delta + event.delta)
-                else:
-                    self._flush_text()
-                    self._text, self._text_since = event, self._monotonic()
-                if (
-                    len(self._text.delta) >= FLUSH_CHARS
-                    or self._monotonic() - self._text_since >= FLUSH_S
-                ):
-                    self._flush_text()
-                return
-            self._flush_text()
-            self._append(event.as_dict())
+            last = self._held[-1] if self._held else None
+            if (
+                record["type"] == "text"
+                and last is not None
+                and last["type"] == "text"
+                and last["step"] == record["step"]
+            ):
+                last["delta"] += record["delta"]  # one model call's text, merged
+            else:
+                if not self._held:
+                    self._held_since = self._monotonic()
+                self._held.append(record)
+            self._held_bytes += len(json.dumps(record, default=str))
+            if (
+                isinstance(event, RunFinished)
+                or self._held_bytes >= FLUSH_BYTES
+                or self._monotonic() - self._held_since >= FLUSH_S
+            ):
+                self._flush()
 
     def flush(self) -> None:
         with self._lock:
-            self._flush_text()
+            self._flush()
 
-    def _flush_text(self) -> None:
-        if self._text is not None:
-            text, self._text = self._text, None
-            self._append(text.as_dict())
-
-    def _append(self, record: Record) -> None:
-        if self.run_id is not None:
-            record = {**record, "run_id": self.run_id}
-        for attempt in range(PUT_ATTEMPTS):
-            if self._next is None:
-                self._next = self.log.last_seq(self.conversation_id) + 1
-            seq = self._next
-            if self.log.put(self.conversation_id, seq, record, self.owner):
-                self._next = seq + 1
-                stored = {**record, "seq": seq}
-                for listener in self.listeners:
-                    try:
-                        listener(stored)
-                    except Exception:  # a gone socket never stops the log
-                        log.warning("run event listener failed", exc_info=True)
+    def _flush(self) -> None:
+        if not self._held:
+            return
+        records, self._held, self._held_bytes = self._held, [], 0
+        for attempt in range(WRITE_ATTEMPTS):
+            if self._head is None:
+                self._head = self.log.last_seq(self.conversation_id)
+            head = self._head
+            if self.log.append(self.conversation_id, head, records, self.owner):
+                self._head = head + len(records)
+                self._notify(head, records)
                 return
-            self._next = None  # another writer took it: read the newest number again
-            self._sleep(random.uniform(0, CONFLICT_WAIT_S * 2 ** min(attempt, 4)))
+            self._head = None  # another writer moved the head: read it again
+            self._sleep(self._rng.uniform(0, CONFLICT_WAIT_S * 2 ** min(attempt, 4)))
         log.warning(
-            "run event not logged: its sequence numbers kept being taken",
-            extra={"conversation_id": self.conversation_id, "type": record.get("type")},
+            "run events not logged: the conversation's log head kept moving",
+            extra={"conversation_id": self.conversation_id, "events": len(records)},
         )
+
+    def _notify(self, head: int, records: list[Record]) -> None:
+        for i, record in enumerate(records, start=head + 1):
+            stored = {**record, "seq": i}
+            for listener in self.listeners:
+                try:
+                    listener(stored)
+                except Exception:  # a gone socket never stops the log
+                    log.warning("run event listener failed", exc_info=True)

@@ -76,6 +76,7 @@ def test_a_first_run_is_readable_by_its_owner_before_the_conversation_is_saved(s
     writer.emit(TextDelta(1, "Hel"))
     writer.emit(TextDelta(1, "lo"))
     writer.emit(UsageReport(1, 10, 2, 0.0))
+    writer.flush()
     status, page = events("c9")
     assert status == 200
     assert [(e["type"], e.get("delta")) for e in page["events"]] == [

@@ -102,6 +102,10 @@ class MessageRequest(BaseModel):
     priority: Literal["low", "normal", "high"] = "normal"
     async_: bool = Field(False, alias="async")
     agent_id: str = Field("default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    #: Log this run's events as they happen (GET .../events while the POST runs); otherwise a
+    #: synchronous run's events are logged only if it is deferred or fails (its answer
+    #: carries the rest). Async runs are always logged.
+    watch: bool = False
 
 
 def parse_body(model: type[BaseModel], body: str | None) -> Any:
@@ -289,6 +293,7 @@ class AgentApi:
                 priority=request.priority,
                 request_id=request_id,
                 retry_failed=True,  # a 502 is not remembered: its retry is a new attempt
+                log_events="always" if request.watch else "if_deferred",
             )
         except ConversationNotFound as exc:
             raise ApiError(404, "not_found", f"conversation {conversation_id} not found") from exc

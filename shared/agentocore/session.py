@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from agentocore.agent.loop import Agent, Summarizer
 from agentocore.agent.result import AgentResult
@@ -29,11 +30,13 @@ from agentocore.memory.window import (
     split_for_compaction,
 )
 from agentocore.stream.events import EventSink, LoggedEvent
-from agentocore.stream.log import EventLog
+from agentocore.stream.log import EventLog, EventLogWriter
 from agentocore.tools.registry import ToolContext
 from agentocore.types import ContentBlock, Message
 
 log = logging.getLogger(__name__)
+#: When a run's events are logged: as they happen, or only if the run is deferred or fails.
+LogEvents = Literal["always", "if_deferred"]
 
 
 def _failure_message(error: str) -> Message:
@@ -134,6 +137,7 @@ class ConversationRunner:
         request_id: str | None = None,
         retry_failed: bool = False,
         events: EventSink | None = None,
+        log_events: LogEvents = "always",
     ) -> TurnOutcome:
         """Run one user message; raises ConversationNotFound (another user's conversation),
         ConversationBusy (a continuation is pending) or TurnConflict (still conflicting after
@@ -143,7 +147,9 @@ class ConversationRunner:
         identifies the request's receipt. ``retry_failed``: a stored failed run of the request
         does not answer it, the request runs again (a client retrying after a 502; a
         redelivered event gets the failure it already had). ``events``: the run's events as
-        they happen (after the event log has numbered them, when there is one)."""
+        they happen (after the event log has numbered them, when there is one).
+        ``log_events="if_deferred"``: the run's events are logged only if it is deferred (a
+        synchronous answer carries the rest)."""
         replaces = None
         if request_id is not None:
             stored = self._stored(conversation_id, request_id, user_id)
@@ -160,7 +166,7 @@ class ConversationRunner:
             metadata=metadata or {},
             request_id=request_id or turn_request_id(conversation_id, window.meta.turn_count + 1),
         )
-        sink = self._events(conversation_id, user_id, ctx.request_id, events)
+        sink = self._events(conversation_id, user_id, ctx.request_id, events, log_events)
         try:
             result = self.agent.run(
                 message,
@@ -172,8 +178,10 @@ class ConversationRunner:
                 deadline=deadline,
                 events=sink,
             )
-        finally:
-            _flush(sink)
+        except BaseException:
+            _flush(sink, persist=True)
+            raise
+        _flush(sink, persist=result.status in ("deferred", "failed"))
         if not result.messages:
             return TurnOutcome(conversation_id, result, False, None, window.meta.turn_count)
 
@@ -249,12 +257,15 @@ class ConversationRunner:
         user_id: str | None,
         run_id: str | None,
         events: EventSink | None,
+        log_events: LogEvents,
     ) -> EventSink | None:
         """The run's sink: the event log's writer (``events`` listening to what it stored),
         else ``events`` itself."""
         if self.event_log is None:
             return events
-        writer = self.event_log.writer(conversation_id, owner=user_id, run_id=run_id)
+        writer = self.event_log.writer(
+            conversation_id, owner=user_id, run_id=run_id, held=log_events == "if_deferred"
+        )
         if events is not None:
             writer.listeners.append(lambda record: events.emit(LoggedEvent(record)))
         return writer
@@ -301,7 +312,7 @@ class ConversationRunner:
             # the deferred HTTP request's scope: a re-run continuation mints the same actions
             request_id=turn_request_id(conversation_id, exchange_turn or meta.turn_count),
         )
-        sink = self._events(conversation_id, ctx.user_id, invocation_id, events)
+        sink = self._events(conversation_id, ctx.user_id, invocation_id, events, "always")
         try:
             result = self.agent.resume(
                 history=window.messages,
@@ -543,12 +554,18 @@ class ConversationRunner:
         )
 
 
-def _flush(sink: EventSink | None) -> None:
-    """Write what the event log still buffers (a failure is logged: the run stands)."""
-    flush = getattr(sink, "flush", None)
-    if flush is None:
+def _flush(sink: EventSink | None, *, persist: bool = False) -> None:
+    """Write what the event log still holds; a held log (``if_deferred``) is written when
+    ``persist`` (the run was deferred or failed), else forgotten. A failure is logged: the run
+    stands."""
+    if not isinstance(sink, EventLogWriter):
         return
     try:
-        flush()
+        if persist:
+            sink.persist()
+        elif sink.held:
+            sink.discard()
+        else:
+            sink.flush()
     except Exception:
         log.warning("run events not flushed", exc_info=True)

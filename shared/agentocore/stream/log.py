@@ -69,13 +69,22 @@ class EventLog(TableStore):
         *,
         owner: str | None,
         run_id: str | None = None,
+        held: bool = False,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> EventLogWriter:
         """A writer for one run of ``owner``'s conversation (the owner is stored with each
-        batch: a conversation's first run is logged before its META exists)."""
+        batch: a conversation's first run is logged before its META exists). ``held``: write
+        nothing until :meth:`EventLogWriter.persist` (a synchronous HTTP run whose answer
+        carries the result: its events are logged only if it is deferred)."""
         return EventLogWriter(
-            self, conversation_id, owner, run_id=run_id, monotonic=monotonic, sleep=sleep
+            self,
+            conversation_id,
+            owner,
+            run_id=run_id,
+            held=held,
+            monotonic=monotonic,
+            sleep=sleep,
         )
 
     def last_seq(self, conversation_id: str) -> int:
@@ -180,10 +189,12 @@ class EventLogWriter:
         owner: str | None,
         *,
         run_id: str | None = None,
+        held: bool = False,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.log = log_
+        self.held = held
         self.conversation_id = conversation_id
         self.owner = owner
         self.run_id = run_id
@@ -215,7 +226,7 @@ class EventLogWriter:
                     self._held_since = self._monotonic()
                 self._held.append(record)
             self._held_bytes += len(json.dumps(record, default=str))
-            if (
+            if not self.held and (
                 isinstance(event, RunFinished)
                 or self._held_bytes >= FLUSH_BYTES
                 or self._monotonic() - self._held_since >= FLUSH_S
@@ -223,8 +234,21 @@ class EventLogWriter:
                 self._flush()
 
     def flush(self) -> None:
+        """Write what is held (nothing while ``held``)."""
         with self._lock:
+            if not self.held:
+                self._flush()
+
+    def persist(self) -> None:
+        """From now on write as events come; what was held is written now."""
+        with self._lock:
+            self.held = False
             self._flush()
+
+    def discard(self) -> None:
+        """Forget what is held (the run's answer carried it)."""
+        with self._lock:
+            self._held, self._held_bytes = [], 0
 
     def _flush(self) -> None:
         if not self._held:
@@ -234,7 +258,7 @@ class EventLogWriter:
             if self._head is None:
                 self._head = self.log.last_seq(self.conversation_id)
             head = self._head
-            if self.log.append(self.conversation_id, head, records, self.owner):
+            if self.log.append(self.conversation_id, head, records[:], self.owner):
                 self._head = head + len(records)
                 self._notify(head, records)
                 return

@@ -159,6 +159,15 @@ def test_a_run_over_the_sync_budget_answers_202_and_continues_from_the_event(sta
     # the refund was requested exactly once across both parts
     assert [e for e in events if e["detail-type"] == "ActionRequested"] == []
 
+    # the deferred part's events were logged (its answer was a 202), then the continuation's:
+    # one numbering, one result each, for a client polling GET .../events
+    logged = stack.run_events("c1")
+    assert [e["seq"] for e in logged] == list(range(1, len(logged) + 1))
+    results = [(e["status"], e["run_id"]) for e in logged if e["type"] == "result"]
+    assert results == [("deferred", "c1#turn1"), ("completed", invocation_id)]
+    assert [e["name"] for e in logged if e["type"] == "tool_use_end"] == ["trigger_refund"]
+    assert logged[-1]["text"] == "Your refund was requested."
+
     # a redelivered continuation does nothing twice
     again = fn.handler(as_eventbridge(continuation), LambdaContext())
     assert again == out

@@ -37,7 +37,7 @@ def script():
 
 def test_a_run_is_logged_in_order_and_read_after_any_number(stack):
     install_runtime(fn, script())
-    status, body = post("c1", {"message": "Where is A-1001?"})
+    status, body = post("c1", {"message": "Where is A-1001?", "watch": True})
     assert status == 200
     status, page = events("c1")
     assert status == 200
@@ -55,9 +55,17 @@ def test_a_run_is_logged_in_order_and_read_after_any_number(stack):
     assert none["events"] == [] and none["next_after"] == 7
     # the next run continues the numbering
     install_runtime(fn, [text_response("Anything else?")])
-    post("c1", {"message": "thanks"})
+    post("c1", {"message": "thanks", "watch": True})
     status, more = events("c1", query={"after": "7"})
     assert [e["seq"] for e in more["events"]] == [8, 9, 10]
+
+
+def test_a_synchronous_answer_carries_the_run_so_its_events_are_not_logged(stack, counter):
+    install_runtime(fn, script())
+    status, body = post("c1", {"message": "Where is A-1001?"})
+    assert status == 200 and body["reply"] == "Order A-1001 was delivered."
+    status, page = events("c1")
+    assert status == 200 and page["events"] == [] and page["next_after"] == 0
 
 
 def test_another_user_sees_nothing_of_it(stack):

@@ -34,6 +34,7 @@ it, through ``LambdaFunction._invoke_lambda`` (``lambda_executor``'s subprocess)
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -105,16 +106,22 @@ def lambda_record(record: Any, region: str, source_arn: str) -> dict[str, Any]:
     }
 
 
-def matches(esm: Any, event: Any) -> bool:
-    """Whether one of the mapping's filters matches (no filters: every record)."""
+@functools.lru_cache(maxsize=256)
+def _pattern(text: str | None) -> Any:
+    """A filter's parsed pattern (parsed once, not for every record it is tested against)."""
     from moto.events.models import EventPattern
 
+    return EventPattern.load(text)
+
+
+def matches(esm: Any, event: Any) -> bool:
+    """Whether one of the mapping's filters matches (no filters: every record)."""
     filters = (esm.filter_criteria or {}).get("Filters") or []
     if not filters:
         return True
     for spec in filters:
         try:
-            pattern = EventPattern.load(spec.get("Pattern"))
+            pattern = _pattern(spec.get("Pattern"))
         except Exception:  # AWS rejects such a pattern up front; here it matches nothing
             _log.error("mapping %s: invalid filter pattern %r", esm.uuid, spec.get("Pattern"))
             continue

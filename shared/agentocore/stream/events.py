@@ -9,7 +9,7 @@ approver must decide); ``usage`` after each model call; ``result`` once, last.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 
@@ -18,7 +18,7 @@ class RunEvent:
     type: ClassVar[str] = "event"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"type": self.type, **asdict(self)}
+        return {"type": self.type, **self.__dict__}  # fields are plain values: no deep copy
 
 
 @dataclass(frozen=True)

@@ -225,7 +225,8 @@ class EventLogWriter:
                 if not self._held:
                     self._held_since = self._monotonic()
                 self._held.append(record)
-            self._held_bytes += len(json.dumps(record, default=str))
+            # an estimate (text dominates; each record's fields take a few hundred bytes)
+            self._held_bytes += 200 + len(str(record.get("delta") or record.get("text") or ""))
             if not self.held and (
                 isinstance(event, RunFinished)
                 or self._held_bytes >= FLUSH_BYTES

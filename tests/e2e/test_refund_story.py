@@ -160,6 +160,17 @@ def test_7_async_invocation_completes_later(api, captures):
     status, conversation = api.call("GET", "/conversations/e2e-7")
     assert status == 200
     assert conversation["turns"][-1]["content"][-1]["text"].startswith("Order A-4004")
+    # an async run's events are logged, numbered, for its owner (GET .../events)
+    status, page = api.call("GET", "/conversations/e2e-7/events")
+    assert status == 200, page
+    events = page["events"]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert events[-1]["type"] == "result" and events[-1]["status"] == "completed"
+    assert events[-1]["text"] == conversation["turns"][-1]["content"][-1]["text"]
+    assert "tool_use_end" in {e["type"] for e in events}
+    status, rest = api.call("GET", f"/conversations/e2e-7/events?after={events[-2]['seq']}")
+    assert status == 200 and [e["seq"] for e in rest["events"]] == [events[-1]["seq"]]
+    assert api.call("GET", "/conversations/e2e-7/events", user="mallory")[0] == 404
 
 
 def test_8_an_undeclared_action_type_reaches_the_failure_path(aws, outputs, captures):

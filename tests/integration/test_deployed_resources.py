@@ -93,6 +93,7 @@ def test_http_api_routes_use_the_jwt_authorizer(aws):
     assert {r["RouteKey"] for r in routes} == {
         "POST /conversations/{conversation_id}/messages",
         "GET /conversations/{conversation_id}",
+        "GET /conversations/{conversation_id}/events",
         "GET /users/me/conversations",
         "GET /approvals",
         "POST /approvals/{approval_id}",

@@ -3,8 +3,8 @@
 `terraform apply` and `destroy` of workspace ``ci`` on the emulator spend most of their time in
 the AWS provider's fixed waits (each SQS queue: six polls five seconds apart until its attributes
 read back, and a redrive policy needs its DLQ first), not on the CPU. So the stack is applied in
-the background while lint, mypy, the unit tests and the fault suite run; the deployed tests run
-alone (they are the timing-sensitive ones), then tf-check (it reads terraform/, where tflocal
+the background while lint, mypy and the unit tests run; the deployed tests and the fault suite
+run alone (they are the timing-sensitive ones), then tf-check (it reads terraform/, where tflocal
 writes its override files); destroy runs in the background while the unit tests on the other
 Pythons run. The compat virtualenvs are installed in the background
 too, at a lower priority. A stage that fails does not stop the others (the emulator is always
@@ -158,15 +158,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         later(s["apply"])
         later(s["compat venvs"])
-        for name in ("lint", "typecheck", "unit", "faults"):
+        for name in ("lint", "typecheck", "unit"):
             foreground(s[name])
         if wait(s["apply"]) == 0:
             foreground(s["deployed tests"])
+        # The fault suite alone: its replay test needs a seed to make the same calls twice, and
+        # under load it does not always (some path follows real time; seen with and without
+        # run events, not pinned down yet).
+        venvs = wait(s["compat venvs"])
+        foreground(s["faults"])
         # Not beside apply or destroy: tflocal rewrites its override files in terraform/ at the
         # start of each command, and tf-check's terraform reads every file there.
         foreground(s["tf-check"])
         later(s["destroy"])
-        if wait(s["compat venvs"]) == 0:
+        if venvs == 0:
             foreground(s["compat"])
         wait(s["destroy"])
     except BaseException:

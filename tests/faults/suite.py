@@ -19,6 +19,7 @@ from agentocore.budget.pricing import PricingTable
 from agentocore.config import Settings
 from agentocore.models.retry import Backoff
 from agentocore.runtime import Runtime
+from agentocore.stream import log as event_log
 from tests.faults.driver import Driver, Router
 from tests.faults.injection import Faults, clients_wrapped
 from tests.faults.invariants import Checker, Snapshot
@@ -122,15 +123,18 @@ def quiet() -> None:
 
 
 @contextlib.contextmanager
-def sequential_listings() -> Iterator[None]:
-    """Approval listings query their shards one after the other: with a thread per shard, which
-    query draws which fault would depend on the threads' timing, and a seed would not replay."""
-    before = ApprovalStore.query_threads
-    ApprovalStore.query_threads = 1
+def replayable() -> Iterator[None]:
+    """What would make a seed's calls depend on the machine's timing, made deterministic:
+    approval listings query their shards one after the other (with a thread per shard, which
+    query draws which fault depends on the threads' timing), and run events are written in
+    batches at a run's end and by size only, never by elapsed real time (how many batches a
+    run writes would depend on how loaded the machine is)."""
+    before = ApprovalStore.query_threads, event_log.FLUSH_S
+    ApprovalStore.query_threads, event_log.FLUSH_S = 1, float("inf")
     try:
         yield
     finally:
-        ApprovalStore.query_threads = before
+        ApprovalStore.query_threads, event_log.FLUSH_S = before
 
 
 def run_conversation(seed: int, config: Config) -> Outcome:
@@ -153,7 +157,7 @@ def run_conversation(seed: int, config: Config) -> Outcome:
         aws_stack(ENV) as stack,
         clients_wrapped(faults),
         waits.installed(),
-        sequential_listings(),
+        replayable(),
     ):
         read_meta = meta_reader(stack.dynamodb, stack.table)
         with recording_writes(ledger, read_meta):

@@ -181,9 +181,43 @@ class ConversationRunner:
         except BaseException:
             _flush(sink, persist=True)
             raise
-        _flush(sink, persist=result.status in ("deferred", "failed"))
+        keep = result.status in ("deferred", "failed")
         if not result.messages:
+            _flush(sink, persist=keep)
             return TurnOutcome(conversation_id, result, False, None, window.meta.turn_count)
+        try:
+            outcome = self._save(
+                window,
+                result,
+                request_id,
+                replaces,
+                retry_failed,
+                user_id,
+                agent_id,
+                priority,
+                deadline,
+            )
+        except BaseException:
+            _flush(sink, discard=True)  # not kept: its retry logs the run anew
+            raise
+        _flush(sink, persist=keep, discard=outcome.replayed)  # lost the race: the winner's
+        return outcome
+
+    def _save(
+        self,
+        window: Window,
+        result: AgentResult,
+        request_id: str | None,
+        replaces: int | None,
+        retry_failed: bool,
+        user_id: str | None,
+        agent_id: str | None,
+        priority: str,
+        deadline: float | None,
+    ) -> TurnOutcome:
+        """Store the run (with its receipt), retrying turn conflicts; the outcome, or the
+        winning delivery's when another saved the same request first (``replayed``)."""
+        conversation_id = window.meta.conversation_id
 
         self._save_run_summary(window, result)
         running = None
@@ -323,10 +357,16 @@ class ConversationRunner:
                 iterations_used=running.iterations,
                 events=sink,
             )
-        finally:
-            _flush(sink)
+        except BaseException:
+            _flush(sink, persist=True)
+            raise
         self._save_run_summary(window, result)
-        turn_count = self._finish(window, result, running, user_id, exchange_turn)
+        try:
+            turn_count = self._finish(window, result, running, user_id, exchange_turn)
+        except BaseException:
+            _flush(sink, discard=True)
+            raise
+        _flush(sink, discard=turn_count is None)
         if turn_count is None:
             stored = self._stored(conversation_id, invocation_id, user_id)
             return self._replay(conversation_id, stored) if stored is not None else None
@@ -554,14 +594,16 @@ class ConversationRunner:
         )
 
 
-def _flush(sink: EventSink | None, *, persist: bool = False) -> None:
+def _flush(sink: EventSink | None, *, persist: bool = False, discard: bool = False) -> None:
     """Write what the event log still holds; a held log (``if_deferred``) is written when
-    ``persist`` (the run was deferred or failed), else forgotten. A failure is logged: the run
-    stands."""
+    ``persist`` (the run was deferred or failed), else forgotten; ``discard``: forget it (the
+    run was not saved). A failure is logged: the run stands."""
     if not isinstance(sink, EventLogWriter):
         return
     try:
-        if persist:
+        if discard:
+            sink.discard()
+        elif persist:
             sink.persist()
         elif sink.held:
             sink.discard()

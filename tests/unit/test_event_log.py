@@ -54,6 +54,8 @@ def test_a_run_is_written_in_batches_with_one_call_s_text_merged(dynamodb, table
     assert counter.calls == ["GetItem", "TransactWriteItems"]  # the head, then one batch
     writer.emit(TextDelta(2, " step"))
     writer.emit(RunFinished("completed", "Next step", "end_turn", 5, 3, 0.0))  # the end
+    assert counter.calls[2:] == []  # the result waits for the caller (the turn's save)
+    writer.flush()
     assert counter.calls[2:] == ["TransactWriteItems"]
     assert [(r["type"], r.get("delta"), r["seq"]) for r in stored] == [
         ("text", "Hello there", 1),
@@ -87,13 +89,16 @@ def test_a_failing_listener_loses_nothing(dynamodb, table):
 
     writer.listeners.append(gone)
     writer.emit(RunFinished("completed", "ok", "end_turn", 1, 1, 0.0))
+    writer.flush()
     [(owner, record)] = log.read("c1")
     assert owner == "u1" and record["type"] == "result" and record["seq"] == 1
 
 
 def test_items_expire_and_stay_out_of_the_turn_queries(dynamodb, table):
     log = EventLog(table, client=dynamodb, clock=lambda: NOW, ttl_hours=24)
-    log.writer("c1", owner="u1").emit(RunFinished("completed", "ok", "end_turn", 1, 1, 0.0))
+    writer = log.writer("c1", owner="u1")
+    writer.emit(RunFinished("completed", "ok", "end_turn", 1, 1, 0.0))
+    writer.flush()
     items = sorted(dynamodb.scan(TableName=table)["Items"], key=lambda i: i["SK"]["S"])
     assert [i["SK"]["S"] for i in items] == ["EVT#000000000001", "EVT#HEAD"]
     assert all(int(i["ttl"]["N"]) == int(NOW) + 24 * 3600 for i in items)

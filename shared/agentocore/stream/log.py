@@ -13,8 +13,10 @@ come, which is what makes ``after`` safe. A client that saw up to ``seq`` asks f
 after it and drops anything it already has: nothing lost, nothing shown twice.
 
 A writer batches what a run emits until :data:`FLUSH_S` seconds have passed since the oldest
-event it holds, :data:`FLUSH_BYTES` are held, or the run's ``result`` comes: a quick run costs
-one read of the head and one transaction; text deltas of one model call are merged. ``listeners``
+event it holds or :data:`FLUSH_BYTES` are held; the rest, ``result`` included, is written by
+the caller's :meth:`EventLogWriter.flush` once the turn is saved (or dropped with
+:meth:`EventLogWriter.discard` when it was not): a quick run costs one read of the head and one
+transaction; text deltas of one model call are merged. ``listeners``
 get each record once it is stored (with its ``seq``): that is what a live socket is sent.
 """
 
@@ -30,7 +32,7 @@ from typing import Any
 
 from agentocore.ddb import TableStore, get_int, n, s
 from agentocore.memory.store import conv_pk
-from agentocore.stream.events import RunEvent, RunFinished
+from agentocore.stream.events import RunEvent
 
 log = logging.getLogger(__name__)
 
@@ -227,10 +229,10 @@ class EventLogWriter:
                 self._held.append(record)
             # an estimate (text dominates; each record's fields take a few hundred bytes)
             self._held_bytes += 200 + len(str(record.get("delta") or record.get("text") or ""))
+            # the run's result waits for the caller's flush: it is written once the turn is
+            # saved (a failed save or a lost race must not log an outcome that was not kept)
             if not self.held and (
-                isinstance(event, RunFinished)
-                or self._held_bytes >= FLUSH_BYTES
-                or self._monotonic() - self._held_since >= FLUSH_S
+                self._held_bytes >= FLUSH_BYTES or self._monotonic() - self._held_since >= FLUSH_S
             ):
                 self._flush()
 

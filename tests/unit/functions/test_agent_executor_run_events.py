@@ -100,3 +100,34 @@ def test_bad_cursors_are_400(stack):
     for after in ("-1", "x", "1" * 13):
         status, err = events("c1", query={"after": after})
         assert (status, err["error"]["code"]) == (400, "invalid_after")
+
+
+def test_a_run_whose_save_fails_logs_no_result(stack):
+    """The turn could not be stored (409 after the conflict retries): its tool calls happened
+    and are logged, but no `result` claims an outcome that was not kept."""
+
+    def sneak(request):
+        fn.runtime().memory.append(
+            "c1",
+            [
+                {"role": "user", "content": [{"text": "other"}]},
+                {"role": "assistant", "content": [{"text": "other"}]},
+            ],
+            expected_turn_count=fn.runtime().memory.get_meta("c1").turn_count,
+            user_id="user-a",
+        )
+        return text_response("mine")
+
+    install_runtime(fn, [sneak])
+    fn.runtime().runner("default").conflict_retries = 0
+    status, err = post("c1", {"message": "mine", "watch": True})
+    assert (status, err["error"]["code"]) == (409, "turn_conflict")
+    status, page = events("c1")
+    assert status == 200 and "result" not in {e["type"] for e in page["events"]}
+    # its retry runs again and is logged, numbered after whatever was written
+    install_runtime(fn, [text_response("mine, again")])
+    status, body = post("c1", {"message": "mine", "watch": True})
+    assert status == 200 and body["reply"] == "mine, again"
+    status, page = events("c1")
+    results = [e for e in page["events"] if e["type"] == "result"]
+    assert [r["text"] for r in results] == ["mine, again"]

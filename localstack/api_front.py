@@ -11,6 +11,10 @@ Development identity: ``Authorization: Bearer <user id>`` becomes the JWT ``sub`
 authorizer context (users in ``AGENTOCORE_DEV_APPROVERS``, default ``approver``, also get the
 ``approvers`` group). Binds to loopback only.
 
+The web console (``console/``) is served at ``/`` beside the API, with a ``config.json`` naming
+the API (this origin) and the local WebSocket front (``--ws-url``), as its static hosting would
+on AWS.
+
 As strict as API Gateway about time: a function that has not answered within the integration
 timeout (the deployed integration's ``TimeoutInMillis``, at most 30 s) gets ``503 Service
 Unavailable`` while the invocation goes on, as on AWS.
@@ -199,7 +203,56 @@ def deployed_routes(endpoint: str, api_id: str) -> list[Route]:
     return sorted(routes, key=lambda r: r.key)
 
 
-def make_server(front: Front, host: str, port: int, quiet: bool = False) -> ThreadingHTTPServer:
+CONSOLE = ROOT / "console"
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+
+
+class Console:
+    """The console's static files and its ``config.json`` (GET only; no directory listing)."""
+
+    def __init__(self, config: dict[str, Any], root: Path = CONSOLE) -> None:
+        self.root = root.resolve()
+        self.config = json.dumps(config).encode()
+
+    def get(self, path: str) -> tuple[int, dict[str, str], bytes] | None:
+        """The file at ``path``; None when it is not the console's."""
+        if path == "/config.json":
+            return (
+                200,
+                {"content-type": "application/json", "cache-control": "no-store"},
+                self.config,
+            )
+        name = "index.html" if path in ("", "/") else path.lstrip("/")
+        file = (self.root / name).resolve()
+        if not file.is_relative_to(self.root) or not file.is_file():
+            return None
+        headers = {
+            "content-type": CONTENT_TYPES.get(file.suffix, "application/octet-stream"),
+            "cache-control": "no-cache",
+            "x-content-type-options": "nosniff",
+        }
+        if file.suffix == ".html":
+            headers["content-security-policy"] = (
+                "default-src 'self'; connect-src 'self' ws://127.0.0.1:* http://127.0.0.1:*; "
+                "img-src 'self' data:; frame-ancestors 'none'"
+            )
+        return 200, headers, file.read_bytes()
+
+
+def make_server(
+    front: Front,
+    host: str,
+    port: int,
+    quiet: bool = False,
+    console: Console | None = None,
+) -> ThreadingHTTPServer:
     if not ipaddress.ip_address(host).is_loopback:
         raise SystemExit(f"the local API front only binds to loopback, not {host}")
 
@@ -208,6 +261,10 @@ def make_server(front: Front, host: str, port: int, quiet: bool = False) -> Thre
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode() if length else None
             status, headers, data = front.handle(self.command, self.path, dict(self.headers), body)
+            if status == 404 and self.command == "GET" and console is not None:
+                found = console.get(urlsplit(self.path).path)
+                if found is not None:
+                    status, headers, data = found
             self.send_response(status)
             for k, v in headers.items():
                 self.send_header(k, v)
@@ -239,9 +296,11 @@ def main() -> None:
         "--port", type=int, default=int(os.environ.get("AGENTOCORE_API_PORT", "3000"))
     )
     parser.add_argument("--api-id", default=None, help="default: the local workspace's API")
+    parser.add_argument("--ws-url", default="", help="the console's WebSocket API")
     args = parser.parse_args()
     front = Front(deployed_routes(endpoint(), args.api_id or api_id_from_outputs()), endpoint())
-    server = make_server(front, args.host, args.port)
+    console = Console({"api": "", "ws": args.ws_url, "auth": "dev"})
+    server = make_server(front, args.host, args.port, console=console)
     print(f"AgentoCore local API on http://{args.host}:{args.port}")
     for route in front.routes:
         print(f"  {route.key} -> {route.function}")

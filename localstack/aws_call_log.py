@@ -45,6 +45,8 @@ def install(path: str) -> None:
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
         self.register("before-parameter-build", _handler(path))
+        # the management API's resource is its endpoint's stage: known once the URL is built
+        self.register("before-call.apigatewaymanagementapi", _management_handler(path))
 
     __init__._agentocore_call_log = True  # type: ignore[attr-defined]
     botocore.session.Session.__init__ = __init__  # type: ignore[method-assign]
@@ -55,6 +57,8 @@ def _handler(path: str) -> Callable[..., None]:
         if getattr(_local, "busy", False):  # our own DescribeTable
             return
         service = model.service_model.service_name
+        if service == "apigatewaymanagementapi":  # recorded before the call (its URL)
+            return
         entry: dict[str, Any] = {
             "function": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""),
             "service": service,
@@ -69,14 +73,49 @@ def _handler(path: str) -> Callable[..., None]:
             entry["requests"] = []
         else:
             entry["requests"] = requests
-        line = (json.dumps(entry, default=str) + "\n").encode()
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)  # one write per line: lines of concurrent processes never mix
-        finally:
-            os.close(fd)
+        _write(path, entry)
 
     return record
+
+
+def _management_handler(path: str) -> Callable[..., None]:
+    """PostToConnection/GetConnection/DeleteConnection -> execute-api:ManageConnections on
+    ``<api id>/<stage>/<METHOD>/@connections/<id>`` of the URL the call goes to."""
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        url = str(params.get("url", ""))
+        found = re.search(
+            r"/_aws/execute-api/([^/]+)/([^/]+)/@connections/([^/?]+)"
+            r"|https://([^.]+)\.execute-api\.[^/]+/([^/]+)/@connections/([^/?]+)",
+            url,
+        )
+        entry: dict[str, Any] = {
+            "function": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""),
+            "service": "apigatewaymanagementapi",
+            "operation": model.name,
+            "requests": [],
+        }
+        if found is None:
+            entry["unmapped"] = True
+        else:
+            api, stage, connection = [g for g in found.groups() if g is not None]
+            method = str(params.get("method", "POST")).upper()
+            resource = _arn("execute-api", f"{api}/{stage}/{method}/@connections/{connection}")
+            entry["requests"] = [
+                {"action": "execute-api:ManageConnections", "resource": resource, "context": {}}
+            ]
+        _write(path, entry)
+
+    return record
+
+
+def _write(path: str, entry: dict[str, Any]) -> None:
+    line = (json.dumps(entry, default=str) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)  # one write per line: lines of concurrent processes never mix
+    finally:
+        os.close(fd)
 
 
 def _region() -> str:
@@ -308,6 +347,16 @@ def _other(service: str, operation: str, p: Mapping[str, Any]) -> list[IamReques
 
     if service == "events" and operation == "PutEvents":
         return _put_events(p)
+    if service == "ssm" and operation in ("GetParameter", "GetParameters"):
+        names = p.get("Names") or [p.get("Name", "")]
+        return [
+            {
+                "action": f"ssm:{operation}",
+                "resource": _arn("ssm", f"parameter/{n.lstrip('/')}"),
+                "context": {},
+            }
+            for n in names
+        ]
     if service == "sns" and operation in ("Publish", "PublishBatch"):
         return one("sns:Publish", p.get("TopicArn") or p.get("TargetArn") or "")
     if service == "sqs" and "QueueUrl" in p:

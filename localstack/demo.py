@@ -22,8 +22,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from api_front import Front, deployed_routes, make_server  # noqa: E402
 from emulator import endpoint  # noqa: E402
+from fronts import start_fronts  # noqa: E402
 
 ROOT = HERE.parent
 BOLD, DIM, GREEN, YELLOW, RESET = "\033[1m", "\033[2m", "\033[32m", "\033[33m", "\033[0m"
@@ -230,20 +230,24 @@ def main() -> None:
     parser.add_argument(
         "--port", type=int, default=int(os.environ.get("AGENTOCORE_API_PORT", "3000"))
     )
+    parser.add_argument(
+        "--ws-port", type=int, default=int(os.environ.get("AGENTOCORE_WS_PORT", "3001"))
+    )
     args = parser.parse_args()
     outputs = {
         k: v["value"]
         for k, v in json.loads((ROOT / ".localstack" / "local-outputs.json").read_text()).items()
     }
-    front = Front(deployed_routes(endpoint(), outputs["api_id"]), endpoint())
-    server = make_server(front, "127.0.0.1", args.port, quiet=not args.serve)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
+    fronts = start_fronts(
+        outputs, endpoint(), api_port=args.port, ws_port=args.ws_port, quiet=not args.serve
+    )
+    base = fronts.api_url
     story(Client(base), outputs)
     if args.serve:
         say(
-            f"\n{BOLD}The API is running on {base}{RESET} (Ctrl-C stops it; make localstack-down "
-            "stops the emulator). Try:"
+            f"\n{BOLD}The console and the API are on {base}{RESET}, the WebSocket API on "
+            f"{fronts.ws_url} (Ctrl-C stops them; make localstack-down stops the emulator).\n"
+            f"Open {base}/ and sign in as alice (a user) or approver (the approvers group). Or:"
         )
         say(
             f"  curl -s -X POST {base}/conversations/mine/messages "
@@ -252,7 +256,7 @@ def main() -> None:
         )
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-    server.shutdown()
+    fronts.stop()
 
 
 if __name__ == "__main__":

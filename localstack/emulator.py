@@ -109,6 +109,9 @@ def apply_hooks() -> None:
 
     s3_bucket_policy.install()
     strict_events.install()
+    import ws_management
+
+    ws_management.install()
 
     lambda_executor.install(endpoint())
 

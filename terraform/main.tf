@@ -26,7 +26,7 @@ locals {
 
   # Dead-letter queues, all drained by dlq_handler: one per EventBridge target, the bus's own,
   # one per asynchronously invoked function. dlq_handler's own failures go to the terminal queue.
-  target_dlqs   = ["invocation", "invocation_priority", "actions_standard", "actions_approval", "approved", "schedule", "bus", "unrouted"]
+  target_dlqs   = ["invocation", "invocation_priority", "actions_standard", "actions_approval", "approved", "action_progress", "schedule", "bus", "unrouted"]
   function_dlqs = ["fn_agent_executor", "fn_agent_executor_priority", "fn_standard_worker", "fn_approval_worker", "fn_outbox_relay"]
   # on-failure destinations of stream event source mappings (outbox.tf)
   stream_dlqs  = ["outbox"]
@@ -53,9 +53,20 @@ locals {
     AGENTOCORE_BUDGET_TENANT_SHARDS       = tostring(var.daily_budgets.tenant_shards)
     AGENTOCORE_BUDGET_UNPRICED            = var.budget_unpriced
     AGENTOCORE_TRUSTED_USER_TRIGGERS      = join(",", var.trusted_user_triggers)
+    # the SSM parameter naming the WebSocket API's management endpoint: stored run events are
+    # pushed to live sockets
+    AGENTOCORE_WS_ENDPOINT_PARAMETER = local.ws_endpoint_parameter
   }, var.extra_environment)
+  # variables of one function only
+  function_environment = {
+    ws_authorizer = {
+      AGENTOCORE_JWT_ISSUER   = var.jwt_issuer
+      AGENTOCORE_JWT_AUDIENCE = join(",", var.jwt_audience)
+    }
+  }
 
-  bus_arn = "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/${local.prefix}-bus"
+  ws_endpoint_parameter = "/${local.prefix}/ws-endpoint"
+  bus_arn               = "arn:${local.partition}:events:${local.region}:${local.account}:event-bus/${local.prefix}-bus"
   # Built from names (as the alerts module names the topics) so that the functions' environment
   # is known at plan time: reviewers and the plan-based policies see every variable.
   alerts_topic_arn    = "arn:${local.partition}:sns:${local.region}:${local.account}:${local.prefix}-alerts"
@@ -70,9 +81,10 @@ locals {
   app_items = [for prefix in try(local.action_catalog.items, []) : "${prefix}*"]
   table_keys = {
     agent_executor = {
-      # conversations (META, turns, summaries), the turn's outbox, daily budgets
-      read  = ["CONV#*", "OUTBOX#*", "BUDGET#*", "idempotency#agent_executor#*", "idempotency#agent_executor-*#*"]
-      write = ["CONV#*", "OUTBOX#*", "BUDGET#*", "idempotency#agent_executor#*", "idempotency#agent_executor-*#*"]
+      # conversations (META, turns, summaries, run events, socket subscriptions), the turn's
+      # outbox, daily budgets, WebSocket connections and topic listeners
+      read  = ["CONV#*", "OUTBOX#*", "BUDGET#*", "WS#*", "WSTOPIC#*", "idempotency#agent_executor#*", "idempotency#agent_executor-*#*"]
+      write = ["CONV#*", "OUTBOX#*", "BUDGET#*", "WS#*", "WSTOPIC#*", "idempotency#agent_executor#*", "idempotency#agent_executor-*#*"]
     }
     approval_worker = {
       # approvals (only this role writes them); the outbox, to check that a request was really
@@ -149,6 +161,19 @@ locals {
       },
       local.publish_statements.agent_executor,
       {
+        # answers and run events to the WebSocket API's connections (this API's stage only)
+        sid        = "PushToSockets"
+        actions    = ["execute-api:ManageConnections"]
+        resources  = [module.websocket_api.connections_arn]
+        conditions = []
+      },
+      {
+        sid        = "SocketEndpoint"
+        actions    = ["ssm:GetParameter"]
+        resources  = ["arn:${local.partition}:ssm:${local.region}:${local.account}:parameter${local.ws_endpoint_parameter}"]
+        conditions = []
+      },
+      {
         sid        = "ReadInbox"
         actions    = ["s3:GetObject"]
         resources  = ["${local.bucket_arn}/conversations/*"]
@@ -172,6 +197,7 @@ locals {
     approval_worker         = 30
     dlq_handler             = 60
     outbox_relay            = 60
+    ws_authorizer           = 10
   }
 
   functions = {
@@ -234,6 +260,13 @@ locals {
           resources = [for k in local.drained_dlqs : module.queues.arns[k]]
         },
       ])
+    }
+    ws_authorizer = {
+      source      = "ws_authorizer"
+      description = "The WebSocket API's $connect authorizer: the HTTP API's JWT issuer (?token=)"
+      memory_mb   = 256
+      timeout_s   = local.timeouts.ws_authorizer
+      statements  = [] # fetches the issuer's public keys over HTTPS; no AWS call
     }
     outbox_relay = {
       source      = "outbox_relay"
@@ -359,6 +392,14 @@ locals {
         detail        = { priority = ["high"] }
       })
     }
+    action_progress = {
+      description = "Actions' progress -> agent_executor (told to the conversation's live sockets and to listening approvers)"
+      target      = "agent_executor"
+      pattern = jsonencode({
+        source        = ["agentocore.approvals", "agentocore.workers"]
+        "detail-type" = ["ActionApprovalRequested", "ActionApproved", "ActionRejected", "ActionCompleted", "ActionFailed"]
+      })
+    }
     approved = {
       description = "ActionApproved -> standard_worker"
       target      = "standard_worker"
@@ -411,22 +452,23 @@ module "layer" {
 }
 
 module "functions" {
-  source                = "./modules/function"
-  for_each              = local.functions
-  name                  = "${local.prefix}-${replace(each.key, "_", "-")}"
-  description           = each.value.description
-  runtime               = var.runtime
-  architecture          = var.architecture
-  zip_path              = "${var.dist_dir}/functions/${each.value.source}.zip"
-  layer_arns            = [module.layer.arn]
-  memory_mb             = each.value.memory_mb
-  timeout_s             = each.value.timeout_s
-  reserved_concurrency  = lookup(var.reserved_concurrency, each.key, -1)
-  environment           = local.environment
-  statements            = each.value.statements
-  kms_key_arn           = module.kms.key_arn
-  dead_letter_queue_arn = each.key == "dlq_handler" ? module.queues.terminal_arn : module.queues.arns["fn_${each.key}"]
-  async                 = each.key != "dlq_handler"
+  source               = "./modules/function"
+  for_each             = local.functions
+  name                 = "${local.prefix}-${replace(each.key, "_", "-")}"
+  description          = each.value.description
+  runtime              = var.runtime
+  architecture         = var.architecture
+  zip_path             = "${var.dist_dir}/functions/${each.value.source}.zip"
+  layer_arns           = [module.layer.arn]
+  memory_mb            = each.value.memory_mb
+  timeout_s            = each.value.timeout_s
+  reserved_concurrency = lookup(var.reserved_concurrency, each.key, -1)
+  environment          = merge(local.environment, lookup(local.function_environment, each.key, {}))
+  statements           = each.value.statements
+  kms_key_arn          = module.kms.key_arn
+  # ws_authorizer is only invoked synchronously (API Gateway): its queue is never used
+  dead_letter_queue_arn = contains(["dlq_handler", "ws_authorizer"], each.key) ? module.queues.terminal_arn : module.queues.arns["fn_${each.key}"]
+  async                 = !contains(["dlq_handler", "ws_authorizer"], each.key)
   log_retention_days    = var.log_retention_days
   tags                  = local.tags
 }
@@ -466,11 +508,27 @@ module "http_api" {
   }
   jwt_issuer         = var.jwt_issuer
   jwt_audience       = var.jwt_audience
+  cors_origins       = var.console_origins
   throttle_rate      = var.api_throttle_rate
   throttle_burst     = var.api_throttle_burst
   log_retention_days = var.log_retention_days
   kms_key_arn        = module.kms.key_arn
   tags               = local.tags
+}
+
+module "websocket_api" {
+  source                   = "./modules/websocket_api"
+  name                     = "${local.prefix}-live"
+  function_name            = module.functions["agent_executor"].name
+  invoke_arn               = module.functions["agent_executor"].invoke_arn
+  authorizer_function_name = module.functions["ws_authorizer"].name
+  authorizer_invoke_arn    = module.functions["ws_authorizer"].invoke_arn
+  endpoint_parameter       = local.ws_endpoint_parameter
+  throttle_rate            = var.api_throttle_rate
+  throttle_burst           = var.api_throttle_burst
+  log_retention_days       = var.log_retention_days
+  kms_key_arn              = module.kms.key_arn
+  tags                     = local.tags
 }
 
 module "triggers" {

@@ -52,3 +52,13 @@ output "api_id" {
   description = "HTTP API id (the local API front serves its routes)."
   value       = module.http_api.api_id
 }
+
+output "websocket_api_id" {
+  description = "WebSocket API id (the local WebSocket front serves its routes)."
+  value       = module.websocket_api.api_id
+}
+
+output "websocket_url" {
+  description = "WebSocket API URL: wss://.../live?token=<JWT> (the console's config.json `ws`)."
+  value       = module.websocket_api.url
+}

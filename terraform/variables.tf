@@ -203,3 +203,13 @@ variable "trusted_user_triggers" {
     error_message = "trusted_user_triggers may list s3, sns and schedule only."
   }
 }
+
+variable "console_origins" {
+  description = "Origins of the web console (console/, deployed as static files), allowed by the HTTP API's CORS, e.g. [\"https://console.example.com\"]."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for o in var.console_origins : can(regex("^https://[^/*]+$", o)) || can(regex("^http://(127\\.0\\.0\\.1|localhost)(:[0-9]+)?$", o))])
+    error_message = "console_origins: https://host origins (no path, no wildcard); http only for 127.0.0.1/localhost."
+  }
+}

@@ -1,7 +1,9 @@
 """agent_executor: one Lambda handler for every trigger of the agent.
 
-HTTP API (API Gateway v2; the conversation routes, the approvals' are approval_worker's),
-EventBridge ``AgentInvocationRequested``, S3 ``ObjectCreated``, SNS and schedules. The handler
+HTTP API (API Gateway v2; the conversation routes, the approvals' are approval_worker's), the
+WebSocket API (live run events, ``sendMessage``: :mod:`agentocore.socket_api`), EventBridge
+``AgentInvocationRequested`` and actions' progress (approval requested or decided, performed,
+failed: told to the conversation's sockets), S3 ``ObjectCreated``, SNS and schedules. The handler
 only parses, calls the core (``agentocore``) and shapes responses. HTTP runs get
 ``AGENTOCORE_SYNC_BUDGET_S`` (API Gateway answers 503 after 30 s); a longer one is deferred and
 continued from ``AgentInvocationRequested(continuation=True)`` on this function.
@@ -23,7 +25,16 @@ from agentocore.api import (
     tool_call_reports,
     usage_report,
 )
-from agentocore.events import AgentExecutionCompleted, AgentInvocationRequested, parse_event
+from agentocore.events import (
+    ActionApprovalRequested,
+    ActionApproved,
+    ActionCompleted,
+    ActionFailed,
+    ActionRejected,
+    AgentExecutionCompleted,
+    AgentInvocationRequested,
+    parse_event,
+)
 from agentocore.identity import IdentityError, principal
 from agentocore.identity import user_id as valid_user_id
 from agentocore.lambda_http import HttpApp
@@ -37,6 +48,7 @@ from agentocore.lambda_support import (
 )
 from agentocore.runtime import Runtime
 from agentocore.session import TurnOutcome
+from agentocore.socket_api import SocketApi, tell_action_progress
 from agentocore.tracing import function_tracer
 from agentocore.triggers import (
     Invocation,
@@ -273,12 +285,42 @@ invoke_once = Idempotent(
 )
 
 
+def _action_progress(data: dict[str, Any]) -> dict[str, Any]:
+    return tell_action_progress(runtime(), parse_event(data))
+
+
+#: A redelivered progress event is told once.
+action_progress_once = Idempotent(
+    _action_progress,
+    name=f"{SERVICE}-progress",
+    key_jmespath="id",
+    table_name=lambda: runtime().settings.table_name,
+)
+
+#: The action events whose progress this function tells the conversation's sockets.
+PROGRESS_TYPES = {
+    m.DETAIL_TYPE
+    for m in (
+        ActionApprovalRequested,
+        ActionApproved,
+        ActionRejected,
+        ActionCompleted,
+        ActionFailed,
+    )
+}
+
+
 def _event_kind(event: dict[str, Any]) -> str:
-    if "requestContext" in event and "http" in event.get("requestContext", {}):
+    context = event.get("requestContext") or {}
+    if "http" in context:
         return "http"
+    if "eventType" in context and "connectionId" in context:
+        return "websocket"
     if "detail-type" in event:
         if event["detail-type"] == AgentInvocationRequested.DETAIL_TYPE:
             return "invocation"
+        if event["detail-type"] in PROGRESS_TYPES:
+            return "action_progress"
         if event["detail-type"] == "Scheduled Event":
             return "schedule"
         return "unsupported"
@@ -297,9 +339,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if kind == "http":
         logger.set_correlation_id(event["requestContext"].get("requestId"))
         return app.resolve(event, context)
+    if kind == "websocket":
+        logger.set_correlation_id(event["requestContext"].get("requestId"))
+        return SocketApi(runtime(), on_run=_record).handle(event)
     if kind == "invocation":
         logger.set_correlation_id(event.get("detail", {}).get("invocation_id"))
         return invoke_once(event, context)
+    if kind == "action_progress":
+        logger.set_correlation_id(event.get("id"))
+        return action_progress_once(event, context)
     if kind == "schedule":
         logger.set_correlation_id(event.get("id"))
         trusted = runtime().settings.trusted_user_triggers

@@ -64,6 +64,7 @@ BOTOCORE_SERVICES = frozenset(
         "s3",  # triggers
         "secretsmanager",  # secrets (Powertools get_secret)
         "sns",  # workers.notify
+        "ssm",  # stream.push: the WebSocket endpoint parameter (Powertools get_parameter)
     }
 )
 #: botocore/data files outside the service folders its loader reads (session.py, client.py).

@@ -260,6 +260,8 @@ class AgentApi:
         conversation_id: str,
         body: str | None,
         request_id: str | None = None,
+        *,
+        live: bool = False,
     ) -> tuple[int, dict[str, Any]]:
         """``request_id``: the request's identity from its Idempotency-Key
         (:func:`idempotency_scope`); it scopes the ids of the actions the run requests, and an
@@ -293,7 +295,8 @@ class AgentApi:
                 priority=request.priority,
                 request_id=request_id,
                 retry_failed=True,  # a 502 is not remembered: its retry is a new attempt
-                log_events="always" if request.watch else "if_deferred",
+                # live: someone watches over a socket (small batches, pushed as stored)
+                log_events="live" if live else "always" if request.watch else "if_deferred",
             )
         except ConversationNotFound as exc:
             raise ApiError(404, "not_found", f"conversation {conversation_id} not found") from exc

@@ -17,10 +17,12 @@ class LazyClient:
         client: Any | None = None,
         *,
         region_name: str | None = None,
+        endpoint_url: str | None = None,
         **config: Any,
     ) -> None:
         self.service = service
         self.region_name = region_name
+        self.endpoint_url = endpoint_url
         self.config = config
         self._client = client
         self._lock = threading.Lock()
@@ -40,6 +42,7 @@ class LazyClient:
                     self._client = boto3.client(
                         self.service,
                         region_name=self.region_name,
+                        endpoint_url=self.endpoint_url,
                         config=Config(**self.config) if self.config else None,
                     )
         return self._client

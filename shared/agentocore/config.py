@@ -52,6 +52,30 @@ class Settings(BaseModel):
         "reconnecting sockets (agentocore.stream.log).",
     )
     event_ttl_hours: int = Field(24, ge=1, description="How long logged run events are kept.")
+    live_flush_s: float = Field(
+        0.1,
+        gt=0,
+        le=5,
+        description="How long a run's event may wait for its batch when someone watches it "
+        "live over the WebSocket API (otherwise 0.5 s): each batch is one write and one push.",
+    )
+    ws_endpoint: str = Field(
+        "",
+        description="The WebSocket API stage's management endpoint "
+        "(https://<api id>.execute-api.<region>.amazonaws.com/<stage>): stored run events are "
+        "pushed to subscribed connections; empty (and no ws_endpoint_parameter) = no push.",
+    )
+    ws_endpoint_parameter: str = Field(
+        "",
+        description="SSM parameter holding ws_endpoint (read once per environment; Terraform "
+        "writes it, so that the functions' environment is known at plan time).",
+    )
+
+    @property
+    def pushes(self) -> bool:
+        """Whether stored run events are pushed to WebSocket connections."""
+        return bool(self.ws_endpoint or self.ws_endpoint_parameter)
+
     stream: bool = Field(
         False,
         description="Call the model with converse_stream: text reaches the run's events as it "

@@ -23,6 +23,7 @@ from agentocore.models.base import ModelProvider
 from agentocore.models.registry import create_model
 from agentocore.session import ConversationRunner
 from agentocore.stream.log import EventLog
+from agentocore.stream.push import LazyManagement, SocketConnections, SocketPusher
 from agentocore.tools.registry import ToolRegistry
 from agentocore.workers.provenance import ActionProvenance
 
@@ -112,9 +113,26 @@ class Runtime:
 
     @cached_property
     def event_log(self) -> EventLog:
-        """The conversations' run events (numbered, for resuming clients)."""
+        """The conversations' run events (numbered, for resuming clients), each stored batch
+        pushed to the conversation's live sockets when a WebSocket API is configured."""
         s = self.settings
-        return EventLog(s.table_name, ttl_hours=s.event_ttl_hours)
+        push = self.pusher.push if s.pushes else None
+        log = EventLog(s.table_name, ttl_hours=s.event_ttl_hours, on_stored=push)
+        log.live_flush_s = s.live_flush_s
+        return log
+
+    @cached_property
+    def connections(self) -> SocketConnections:
+        """The WebSocket API's connections and their subscriptions."""
+        return SocketConnections(self.settings.table_name)
+
+    @cached_property
+    def pusher(self) -> SocketPusher:
+        """Sends to WebSocket connections (nothing when no endpoint is configured)."""
+        s = self.settings
+        return SocketPusher(
+            self.connections, LazyManagement(s.ws_endpoint, s.ws_endpoint_parameter)
+        )
 
     @cached_property
     def publisher(self) -> EventPublisher:
@@ -171,7 +189,7 @@ class Runtime:
     def reset(self, **replace: Any) -> None:
         """Drop built objects (tests): the next use builds them again, or uses ``replace``."""
         names = ("model", "memory", "publisher", "approvals", "provenance", "daily_budgets")
-        for name in (*names, "event_log"):
+        for name in (*names, "event_log", "connections", "pusher"):
             self.__dict__.pop(name, None)
         self._runners.clear()
         self.__dict__.update(replace)

@@ -36,7 +36,7 @@ from agentocore.types import ContentBlock, Message
 
 log = logging.getLogger(__name__)
 #: When a run's events are logged: as they happen, or only if the run is deferred or fails.
-LogEvents = Literal["always", "if_deferred"]
+LogEvents = Literal["always", "if_deferred", "live"]
 
 
 def _failure_message(error: str) -> Message:
@@ -149,7 +149,8 @@ class ConversationRunner:
         redelivered event gets the failure it already had). ``events``: the run's events as
         they happen (after the event log has numbered them, when there is one).
         ``log_events="if_deferred"``: the run's events are logged only if it is deferred (a
-        synchronous answer carries the rest)."""
+        synchronous answer carries the rest); ``"live"``: always, in small batches (someone
+        watches over a socket)."""
         replaces = None
         if request_id is not None:
             stored = self._stored(conversation_id, request_id, user_id)
@@ -298,7 +299,11 @@ class ConversationRunner:
         if self.event_log is None:
             return events
         writer = self.event_log.writer(
-            conversation_id, owner=user_id, run_id=run_id, held=log_events == "if_deferred"
+            conversation_id,
+            owner=user_id,
+            run_id=run_id,
+            held=log_events == "if_deferred",
+            live=log_events == "live",
         )
         if events is not None:
             writer.listeners.append(lambda record: events.emit(LoggedEvent(record)))

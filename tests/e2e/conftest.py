@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -55,18 +54,20 @@ class Api:
 
 
 @pytest.fixture(scope="session")
-def api(outputs: dict[str, Any]) -> Iterator[Api]:  # noqa: F811
+def fronts(outputs: dict[str, Any]) -> Iterator[Any]:  # noqa: F811
+    """The local HTTP front (with the console) and WebSocket front over the deployed APIs."""
     sys.path.insert(0, str(ROOT / "localstack"))
-    from api_front import Front, deployed_routes, make_server
     from emulator import endpoint
+    from fronts import start_fronts
 
-    # the deployed API's routes, each to its integration's function (as API Gateway routes)
-    front = Front(deployed_routes(endpoint(), outputs["api_id"]), endpoint())
-    server = make_server(front, "127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Api(f"http://127.0.0.1:{server.server_address[1]}")
-    server.shutdown()
+    started = start_fronts(outputs, endpoint())
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def api(fronts: Any) -> Api:
+    return Api(fronts.api_url)
 
 
 class Capture:

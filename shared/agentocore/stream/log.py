@@ -61,9 +61,16 @@ class EventLog(TableStore):
         client: Any | None = None,
         ttl_hours: int = 24,
         clock: Callable[[], float] = time.time,
+        on_stored: Callable[[str, str | None, list[Record]], None] | None = None,
     ) -> None:
         super().__init__(table_name, client=client, clock=clock)
         self.ttl_hours = ttl_hours
+        #: Told of every batch once stored: ``(conversation id, owner, records with seq)``
+        #: (the live push to subscribed sockets, :mod:`agentocore.stream.push`). Its failures
+        #: are logged, never raised.
+        self.on_stored = on_stored
+        #: ``flush_s`` of a run someone watches live (:meth:`writer` ``live=True``)
+        self.live_flush_s = 0.1
 
     def writer(
         self,
@@ -72,22 +79,36 @@ class EventLog(TableStore):
         owner: str | None,
         run_id: str | None = None,
         held: bool = False,
+        live: bool = False,
+        flush_s: float | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> EventLogWriter:
         """A writer for one run of ``owner``'s conversation (the owner is stored with each
         batch: a conversation's first run is logged before its META exists). ``held``: write
         nothing until :meth:`EventLogWriter.persist` (a synchronous HTTP run whose answer
-        carries the result: its events are logged only if it is deferred)."""
+        carries the result: its events are logged only if it is deferred). ``flush_s``: how
+        long an event may wait for its batch (default :data:`FLUSH_S`; ``live``, a run someone
+        watches over a socket: :attr:`live_flush_s`)."""
+        if flush_s is None:
+            flush_s = min(FLUSH_S, self.live_flush_s) if live else FLUSH_S
         return EventLogWriter(
             self,
             conversation_id,
             owner,
             run_id=run_id,
             held=held,
+            flush_s=flush_s,
             monotonic=monotonic,
             sleep=sleep,
         )
+
+    def append_now(self, conversation_id: str, owner: str | None, records: list[Record]) -> None:
+        """Log ``records`` at once (not a run's: e.g. an action's status told by its worker)."""
+        writer = self.writer(conversation_id, owner=owner, flush_s=float("inf"))
+        for record in records:
+            writer.emit_record(record)
+        writer.flush()
 
     def last_seq(self, conversation_id: str) -> int:
         item = self.client.get_item(
@@ -182,7 +203,11 @@ class EventLog(TableStore):
 
 class EventLogWriter:
     """An :class:`~agentocore.stream.events.EventSink` that appends to one conversation's log
-    (thread-safe: tools run on threads; the loop emits from its own)."""
+    (thread-safe: tools run on threads; the loop emits from its own). What it holds is written
+    when :attr:`flush_s` has passed since the oldest held event (by the next event, or by a
+    timer when none comes: a model that pauses mid-reply still reaches a live client), when
+    :data:`FLUSH_BYTES` are held, or by :meth:`flush`. A ``result`` is only ever written by
+    :meth:`flush`/:meth:`persist`: the caller's, once the turn is saved."""
 
     def __init__(
         self,
@@ -192,11 +217,13 @@ class EventLogWriter:
         *,
         run_id: str | None = None,
         held: bool = False,
+        flush_s: float = FLUSH_S,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.log = log_
         self.held = held
+        self.flush_s = flush_s
         self.conversation_id = conversation_id
         self.owner = owner
         self.run_id = run_id
@@ -209,11 +236,15 @@ class EventLogWriter:
         self._held: list[Record] = []
         self._held_bytes = 0
         self._held_since = 0.0
+        self._timer: threading.Timer | None = None
 
     def emit(self, event: RunEvent) -> None:
         record = event.as_dict()
         if self.run_id is not None:
             record["run_id"] = self.run_id
+        self.emit_record(record)
+
+    def emit_record(self, record: Record) -> None:
         with self._lock:
             last = self._held[-1] if self._held else None
             if (
@@ -229,12 +260,26 @@ class EventLogWriter:
                 self._held.append(record)
             # an estimate (text dominates; each record's fields take a few hundred bytes)
             self._held_bytes += 200 + len(str(record.get("delta") or record.get("text") or ""))
-            # the run's result waits for the caller's flush: it is written once the turn is
-            # saved (a failed save or a lost race must not log an outcome that was not kept)
-            if not self.held and (
-                self._held_bytes >= FLUSH_BYTES or self._monotonic() - self._held_since >= FLUSH_S
+            if self.held or record["type"] == "result":
+                return
+            if (
+                self._held_bytes >= FLUSH_BYTES
+                or self._monotonic() - self._held_since >= self.flush_s
             ):
-                self._flush()
+                self._flush(final=False)
+            elif self._timer is None and self.flush_s != float("inf"):
+                self._timer = threading.Timer(self.flush_s, self._timed_flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _timed_flush(self) -> None:
+        with self._lock:
+            self._timer = None
+            if not self.held:
+                try:
+                    self._flush(final=False)
+                except Exception:  # the next flush (the caller's) tries again
+                    log.warning("run events not flushed", exc_info=True)
 
     def flush(self) -> None:
         """Write what is held (nothing while ``held``)."""
@@ -252,11 +297,24 @@ class EventLogWriter:
         """Forget what is held (the run's answer carried it)."""
         with self._lock:
             self._held, self._held_bytes = [], 0
+            self._cancel_timer()
 
-    def _flush(self) -> None:
-        if not self._held:
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _flush(self, final: bool = True) -> None:
+        """Write what is held; unless ``final``, a held ``result`` stays held."""
+        self._cancel_timer()
+        keep = (
+            [] if final or not self._held or self._held[-1]["type"] != "result" else self._held[-1:]
+        )
+        records = self._held[: len(self._held) - len(keep)]
+        self._held = keep
+        self._held_bytes = 200 * len(keep)
+        if not records:
             return
-        records, self._held, self._held_bytes = self._held, [], 0
         for attempt in range(WRITE_ATTEMPTS):
             if self._head is None:
                 self._head = self.log.last_seq(self.conversation_id)
@@ -273,10 +331,15 @@ class EventLogWriter:
         )
 
     def _notify(self, head: int, records: list[Record]) -> None:
-        for i, record in enumerate(records, start=head + 1):
-            stored = {**record, "seq": i}
+        stored = [{**record, "seq": i} for i, record in enumerate(records, start=head + 1)]
+        if self.log.on_stored is not None:
+            try:
+                self.log.on_stored(self.conversation_id, self.owner, stored)
+            except Exception:  # a gone socket never stops the log
+                log.warning("run events not pushed", exc_info=True)
+        for record in stored:
             for listener in self.listeners:
                 try:
-                    listener(stored)
-                except Exception:  # a gone socket never stops the log
+                    listener(record)
+                except Exception:
                     log.warning("run event listener failed", exc_info=True)

@@ -5,6 +5,17 @@ resource "aws_apigatewayv2_api" "this" {
   protocol_type = "HTTP"
   description   = "AgentoCore HTTP API"
   tags          = var.tags
+
+  # the web console served from another origin (console/README.md)
+  dynamic "cors_configuration" {
+    for_each = length(var.cors_origins) > 0 ? [1] : []
+    content {
+      allow_origins = var.cors_origins
+      allow_methods = ["GET", "POST", "OPTIONS"]
+      allow_headers = ["authorization", "content-type", "idempotency-key"]
+      max_age       = 600
+    }
+  }
 }
 
 resource "aws_apigatewayv2_authorizer" "jwt" {

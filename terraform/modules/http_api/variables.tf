@@ -64,3 +64,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "cors_origins" {
+  description = "Origins allowed to call the API from a browser (the web console's); empty = none."
+  type        = list(string)
+  default     = []
+}

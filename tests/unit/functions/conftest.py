@@ -278,7 +278,14 @@ def install_runtime(module: Any, steps: list[Any], **settings: Any) -> ScriptedM
     settings.setdefault("app", "example_app")  # the example's tools and action types
     if hasattr(module, "runtime"):
         module.runtime.set(Runtime(Settings.from_env(**settings), model=model))
-    for name in ("invoke_once", "perform_once", "request_once", "post_once", "run_handler_once"):
+    for name in (
+        "invoke_once",
+        "perform_once",
+        "request_once",
+        "post_once",
+        "run_handler_once",
+        "action_progress_once",
+    ):
         if hasattr(module, name):
             getattr(module, name).reset()
     for name in ("worker", "requester", "recorder", "relay"):

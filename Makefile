@@ -44,7 +44,7 @@ PYTEST_WORKERS ?= auto
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV_VERSION ?= 3.3.30
 
-.PHONY: help install lint format typecheck unit test faults faults-quick compat compat-venvs bench clean build build-local \
+.PHONY: chromium help install lint format typecheck unit test faults faults-quick compat compat-venvs bench clean build build-local \
 	localstack-up localstack-down tf-check tf-apply-test checkov localstack-test deploy-local \
 	destroy-local demo up load local-llm llm-up llm-down test-local-llm bench-local-llm iam-sim
 
@@ -68,7 +68,19 @@ $(STAMP): requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-install: $(STAMP) $(IAM_SIM)
+install: $(STAMP) $(IAM_SIM) chromium
+
+# The console's browser tests (tests/e2e/test_console_browser.py) drive Debian's chromium with
+# Playwright (no browser download): installed here when missing (root, or sudo without a
+# password); otherwise the target says what to run.
+chromium:
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "$$AGENTOCORE_CHROMIUM" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "chromium is missing: sudo apt-get install -y chromium"; exit 1; fi; \
+	echo "chromium: installing Debian's package"; \
+	$$sudo apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 || \
+	  { $$sudo apt-get update -q >/dev/null && $$sudo apt-get install -y -q --no-install-recommends chromium >/dev/null; }; \
+	command -v chromium >/dev/null
 
 # Without npm the evaluator's unit tests skip (and say so); the stamp is not written.
 $(IAM_SIM): tests/iam/package.json tests/iam/package-lock.json
@@ -94,7 +106,7 @@ unit: $(STAMP) $(IAM_SIM) checkov
 
 # The stages overlap where one mostly waits (tests/pipeline.py: apply and destroy on the emulator
 # run beside the CPU-bound stages); `$(PY) tests/pipeline.py --serial` runs them one by one.
-test: $(STAMP) checkov $(IAM_SIM)
+test: $(STAMP) checkov $(IAM_SIM) chromium
 	MAKE="$(MAKE)" PYTEST_WORKERS=$(PYTEST_WORKERS) $(PY) tests/pipeline.py
 
 faults-quick: $(STAMP)
@@ -158,7 +170,7 @@ tf-apply-test: $(STAMP) $(IAM_SIM) build-local
 	AGENTOCORE_AWS_CALL_LOG=$(CALL_LOG) $(PY) localstack/terraform_apply_test.py --tests integration; status=$$?; \
 	  $(PY) localstack/emulator.py stop; exit $$status
 
-localstack-test: $(STAMP) $(IAM_SIM) build-local
+localstack-test: $(STAMP) $(IAM_SIM) chromium build-local
 	AGENTOCORE_AWS_CALL_LOG=$(CALL_LOG) $(PY) localstack/emulator.py start
 	AGENTOCORE_AWS_CALL_LOG=$(CALL_LOG) $(PY) localstack/terraform_apply_test.py --tests integration,e2e --durations=10; status=$$?; \
 	  $(PY) localstack/emulator.py stop; exit $$status

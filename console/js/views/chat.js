@@ -472,8 +472,9 @@ export function mountChat(main, ctx, conversationId) {
 
   async function send() {
     if (!loaded) {
-      notify('The conversation is still loading.');
-      return;
+      // sent before the history arrived (a quick typist): it goes once the page has loaded
+      await loading;
+      if (disposed || !loaded) return;
     }
     if (busy) {
       notify('Wait for the answer to your previous message.');
@@ -540,7 +541,7 @@ export function mountChat(main, ctx, conversationId) {
   });
 
   renderTotal();
-  load();
+  const loading = load();
 
   return {
     title: `Conversation ${id}`,

@@ -123,22 +123,12 @@ class Front:
     """Invokes each request's function (boto3 client against the emulator)."""
 
     def __init__(self, routes: list[Route], endpoint: str, client: Any = None) -> None:
-        import boto3
-        from botocore.config import Config
-
         if not routes:
             raise ValueError("the API has no routes")
         self.routes = routes
         # Invocations outlive a timed-out request, as on AWS: they run on this pool.
         self.pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="api-invoke")
-        self.client = client or boto3.client(
-            "lambda",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(read_timeout=300, retries={"max_attempts": 1}),
-        )
+        self.client = client or emulator_client("lambda", endpoint)
 
     def handle(
         self, method: str, target: str, headers: dict[str, str], body: str | None
@@ -174,32 +164,50 @@ class Front:
         )
 
 
-def deployed_routes(endpoint: str, api_id: str) -> list[Route]:
-    """The routes of the deployed HTTP API ``api_id``: each route key with its integration's
-    function and ``TimeoutInMillis`` (API Gateway's 30 s when unset)."""
+def emulator_client(service: str, endpoint: str) -> Any:
+    """A boto3 client of the emulator (Lambda: long reads, no retries: an invocation once)."""
     import boto3
+    from botocore.config import Config
 
-    client = boto3.client(
-        "apigatewayv2",
+    config = Config(read_timeout=300, retries={"max_attempts": 1}) if service == "lambda" else None
+    return boto3.client(
+        service,
         endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
+        config=config,
     )
+
+
+def route_integrations(client: Any, api_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(route key, function name, integration)`` of each route of API Gateway v2 API
+    ``api_id`` that has a Lambda integration (one without: API Gateway answers 500; not
+    served)."""
     integrations = {
         i["IntegrationId"]: i for i in client.get_integrations(ApiId=api_id).get("Items", [])
     }
-    routes = []
+    out = []
     for item in client.get_routes(ApiId=api_id).get("Items", []):
         integration = integrations.get(str(item.get("Target", "")).removeprefix("integrations/"))
         if integration is None:
-            continue  # a route without an integration: API Gateway answers 500; not served
+            continue
         uri = integration.get("IntegrationUri", "")  # function ARN or invoke ARN
         function = re.search(r":function:([A-Za-z0-9_-]+)", uri)
         if function is None:
             raise ValueError(f"route {item['RouteKey']}: no Lambda function in {uri!r}")
-        timeout = int(integration.get("TimeoutInMillis") or MAX_INTEGRATION_TIMEOUT_MS)
-        routes.append(Route(item["RouteKey"], function.group(1), timeout))
+        out.append((item["RouteKey"], function.group(1), integration))
+    return out
+
+
+def deployed_routes(endpoint: str, api_id: str) -> list[Route]:
+    """The routes of the deployed HTTP API ``api_id``: each route key with its integration's
+    function and ``TimeoutInMillis`` (API Gateway's 30 s when unset)."""
+    client = emulator_client("apigatewayv2", endpoint)
+    routes = [
+        Route(key, function, int(integration.get("TimeoutInMillis") or MAX_INTEGRATION_TIMEOUT_MS))
+        for key, function, integration in route_integrations(client, api_id)
+    ]
     return sorted(routes, key=lambda r: r.key)
 
 
@@ -281,9 +289,10 @@ def make_server(
     return ThreadingHTTPServer((host, port), Handler)
 
 
-def api_id_from_outputs(workspace: str = "local") -> str:
+def output_of(name: str, workspace: str = "local") -> str:
+    """An output of a workspace the local stack applied (``.localstack/<ws>-outputs.json``)."""
     outputs = json.loads((ROOT / ".localstack" / f"{workspace}-outputs.json").read_text())
-    return str(outputs["api_id"]["value"])
+    return str(outputs[name]["value"])
 
 
 def main() -> None:
@@ -298,7 +307,7 @@ def main() -> None:
     parser.add_argument("--api-id", default=None, help="default: the local workspace's API")
     parser.add_argument("--ws-url", default="", help="the console's WebSocket API")
     args = parser.parse_args()
-    front = Front(deployed_routes(endpoint(), args.api_id or api_id_from_outputs()), endpoint())
+    front = Front(deployed_routes(endpoint(), args.api_id or output_of("api_id")), endpoint())
     console = Console({"api": "", "ws": args.ws_url, "auth": "dev"})
     server = make_server(front, args.host, args.port, console=console)
     print(f"AgentoCore local API on http://{args.host}:{args.port}")

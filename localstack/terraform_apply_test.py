@@ -147,7 +147,17 @@ def leftovers(prefix: str) -> list[str]:
         if layer["LayerName"].startswith(prefix)
     ]
     found += [
-        f"mapping {m['UUID']}" for m in lam.list_event_source_mappings()["EventSourceMappings"]
+        f"mapping {m['UUID']}"
+        for m in lam.list_event_source_mappings()["EventSourceMappings"]
+        if f":function:{prefix}" in m.get("FunctionArn", "")
+    ]
+    apis = boto3.client("apigatewayv2", **kw)
+    found += [f"api {a['Name']}" for a in apis.get_apis()["Items"] if a["Name"].startswith(prefix)]
+    ssm = boto3.client("ssm", **kw)
+    found += [
+        f"parameter {p['Name']}"
+        for p in ssm.describe_parameters().get("Parameters", [])
+        if p["Name"].startswith(f"/{prefix}")
     ]
     iam = boto3.client("iam", **kw)
     found += [

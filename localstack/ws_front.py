@@ -44,6 +44,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from api_front import emulator_client, output_of, route_integrations
+
 ROOT = Path(__file__).resolve().parents[1]
 REGISTRY = ROOT / ".localstack" / "ws-fronts"
 USER_ID = re.compile(r"^[A-Za-z0-9@._:+-]{1,128}$")
@@ -62,30 +65,11 @@ class SocketApiSpec:
 
 
 def deployed_socket_api(endpoint: str, api_id: str) -> SocketApiSpec:
-    import boto3
-
-    client = boto3.client(
-        "apigatewayv2",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    client = emulator_client("apigatewayv2", endpoint)
     api = client.get_api(ApiId=api_id)
     if api.get("ProtocolType") != "WEBSOCKET":
         raise ValueError(f"API {api_id} is not a WebSocket API")
-    integrations = {
-        i["IntegrationId"]: i for i in client.get_integrations(ApiId=api_id).get("Items", [])
-    }
-    routes = {}
-    for item in client.get_routes(ApiId=api_id).get("Items", []):
-        integration = integrations.get(str(item.get("Target", "")).removeprefix("integrations/"))
-        if integration is None:
-            continue
-        function = re.search(r":function:([A-Za-z0-9_-]+)", integration.get("IntegrationUri", ""))
-        if function is None:
-            raise ValueError(f"route {item['RouteKey']}: no Lambda function")
-        routes[item["RouteKey"]] = function.group(1)
+    routes = {key: function for key, function, _ in route_integrations(client, api_id)}
     stages = [s["StageName"] for s in client.get_stages(ApiId=api_id).get("Items", [])]
     if not stages:
         raise ValueError(f"WebSocket API {api_id} has no stage")
@@ -133,22 +117,12 @@ class SocketFront:
         client: Any = None,
         authorize: Callable[[str], dict[str, Any] | None] = dev_authorizer,
     ) -> None:
-        import boto3
-        from botocore.config import Config
-
         self.spec = spec
         self.authorize = authorize
         self.connections: dict[str, Connection] = {}
         self._lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="ws-invoke")
-        self.client = client or boto3.client(
-            "lambda",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-            config=Config(read_timeout=300, retries={"max_attempts": 1}),
-        )
+        self.client = client or emulator_client("lambda", endpoint)
         self.server: Any = None
         self.management: ThreadingHTTPServer | None = None
 
@@ -381,11 +355,6 @@ def management_server(front: SocketFront, host: str) -> ThreadingHTTPServer:
     return ThreadingHTTPServer((host, 0), Handler)
 
 
-def socket_api_id_from_outputs(workspace: str = "local") -> str:
-    outputs = json.loads((ROOT / ".localstack" / f"{workspace}-outputs.json").read_text())
-    return str(outputs["websocket_api_id"]["value"])
-
-
 def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from emulator import endpoint
@@ -397,7 +366,7 @@ def main() -> None:
     )
     parser.add_argument("--api-id", default=None, help="default: the local workspace's API")
     args = parser.parse_args()
-    spec = deployed_socket_api(endpoint(), args.api_id or socket_api_id_from_outputs())
+    spec = deployed_socket_api(endpoint(), args.api_id or output_of("websocket_api_id"))
     front = SocketFront(spec, endpoint())
     url, management = front.start(args.host, args.port)
     print(f"AgentoCore local WebSocket API on {url} (management {management})")

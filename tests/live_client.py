@@ -10,6 +10,7 @@ import queue
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -62,6 +63,23 @@ class LiveClient:
             lambda m: m.get("type") == "subscribed" and m.get("conversation_id") == conversation_id,
             timeout_s,
         )
+
+    def run(self, conversation_id: str, message: str, timeout_s: float = 120) -> dict[str, Any]:
+        """``sendMessage`` with a fresh ``request_id``; its ``reply`` (or ``error``)."""
+        request_id = uuid.uuid4().hex
+        self.send(
+            {
+                "action": "sendMessage",
+                "conversation_id": conversation_id,
+                "message": message,
+                "request_id": request_id,
+            }
+        )
+        answer: dict[str, Any] = self.wait(
+            lambda m: m.get("request_id") == request_id and m.get("type") in ("reply", "error"),
+            timeout_s,
+        )
+        return answer
 
     def reconnect(self, conversations: list[str]) -> None:
         """Open a new socket and resume every conversation after the last number applied."""

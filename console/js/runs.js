@@ -91,6 +91,12 @@ export function replyText(run) {
   return run.result && typeof run.result.text === 'string' ? run.result.text : '';
 }
 
+/** How far an action has come: its status only moves forward. */
+const STATUS_RANK = { requested: 0, pending_approval: 1, approved: 2, rejected: 3, completed: 3, failed: 3 };
+function statusRank(status) {
+  return STATUS_RANK[status] ?? 0;
+}
+
 export class ConversationModel {
   constructor() {
     /** @type {Run[]} */
@@ -206,7 +212,9 @@ export class ConversationModel {
         }
         const { item } = known;
         if (r.action_type) item.type = String(r.action_type);
-        if (r.status) item.status = String(r.status);
+        // Progress events come from different functions (the approval's and the worker's) and
+        // may be logged in either order: a status never goes back (approved after completed).
+        if (r.status && statusRank(r.status) >= statusRank(item.status)) item.status = String(r.status);
         for (const k of ['approval_id', 'reason', 'decided_by', 'error']) {
           if (r[k] !== undefined && r[k] !== null) item[k] = String(r[k]);
         }

@@ -42,7 +42,9 @@ def test_functions_are_configured(aws, outputs):
             == outputs["event_bus_name"]
         )
         # dlq_handler's own failures go to the terminal queue (nobody drains it; it alarms)
-        own = "unprocessable-dlq" if role == "dlq_handler" else f"fn_{role}-dlq"
+        # ws_authorizer is only invoked synchronously (API Gateway): its queue is never used
+        sync_only = role in ("dlq_handler", "ws_authorizer")
+        own = "unprocessable-dlq" if sync_only else f"fn_{role}-dlq"
         assert config["DeadLetterConfig"]["TargetArn"].endswith(own)
         assert 1 <= config["Timeout"] <= 900 and 128 <= config["MemorySize"] <= 10240
         # HTTP runs hand over to an asynchronous continuation before API Gateway's 30 s
@@ -55,8 +57,8 @@ def test_bus_rules_queues_and_topics_exist(aws, outputs):
     names = {r["Name"] for r in rules}
     catalog = json.loads((ROOT / "tests/e2e/e2e_app/catalog.json").read_text())
     action_rules = [r for a in catalog["actions"].values() for r in a["rules"].values()]
-    # invocation, invocation_priority, approved + the catalog's + the catch-all
-    expected = 3 + len(action_rules) + 1
+    # invocation, invocation_priority, approved, action_progress + the catalog's + the catch-all
+    expected = 4 + len(action_rules) + 1
     assert len([n for n in names if not n.startswith("Events-Archive-")]) == expected
     assert f"Events-Archive-{outputs['event_bus_name']}" in names  # the archive's own rule
     sqs = aws("sqs")
@@ -86,9 +88,9 @@ def test_bus_rules_queues_and_topics_exist(aws, outputs):
         assert sns.get_topic_attributes(TopicArn=arn)["Attributes"]["KmsMasterKeyId"]
 
 
-def test_http_api_routes_use_the_jwt_authorizer(aws):
+def test_http_api_routes_use_the_jwt_authorizer(aws, outputs):
     api = aws("apigatewayv2")
-    [item] = [a for a in api.get_apis()["Items"] if a["Name"].endswith("-api")]
+    [item] = [a for a in api.get_apis()["Items"] if a["ApiId"] == outputs["api_id"]]
     routes = api.get_routes(ApiId=item["ApiId"])["Items"]
     assert {r["RouteKey"] for r in routes} == {
         "POST /conversations/{conversation_id}/messages",
@@ -124,7 +126,8 @@ def test_inbox_bucket_notifies_agent_executor(aws, outputs):
 
 
 def test_alarms_go_to_the_alerts_topic(aws, outputs):
-    alarms = aws("cloudwatch").describe_alarms(AlarmNamePrefix="agentocore-")["MetricAlarms"]
+    prefix = outputs["table_name"].removesuffix("-memory")  # this workspace's (agentocore-ci)
+    alarms = aws("cloudwatch").describe_alarms(AlarmNamePrefix=f"{prefix}-")["MetricAlarms"]
     assert len(alarms) >= 5 * 2 + 12
     assert {a["AlarmActions"][0] for a in alarms} == {outputs["alerts_topic_arn"]}
 

@@ -18,6 +18,7 @@ EXPECTED_ROUTES = {
     "invocation": ("agent_executor", "invocation"),
     "invocation_priority": ("agent_executor_priority", "invocation_priority"),
     "approved": ("standard_worker", "approved"),
+    "action_progress": ("agent_executor", "action_progress"),
     **{
         rule["key"]: (worker, "actions_" + worker.removesuffix("_worker"))
         for action in CATALOG["actions"].values()
@@ -157,11 +158,18 @@ def test_each_function_policy_names_only_its_own_resources(resources, outputs):
     bucket = outputs["inbox_bucket"]
     secrets = {r["values"]["arn"] for r in by_type(resources, "aws_secretsmanager_secret")}
     assert secrets, "the example's tool secret (secrets.tf) is deployed"
+    socket_api = next(
+        r["values"]["execution_arn"]
+        for r in by_type(resources, "aws_apigatewayv2_api")
+        if r["values"]["protocol_type"] == "WEBSOCKET"
+    )
+    account = table.split(":")[4]
     for role, statements in policies(resources).items():
         name = outputs["function_names"][role]
         log_group = by_address[f'module.functions["{role}"].aws_cloudwatch_log_group.this']["arn"]
         prefix = name[: -len(role) - 1]
-        own_dlq = "unprocessable" if role == "dlq_handler" else f"fn_{role}"
+        sync_only = role in ("dlq_handler", "ws_authorizer")  # no asynchronous invocations
+        own_dlq = "unprocessable" if sync_only else f"fn_{role}"
         allowed = {f"{log_group}:*", key, queues[f"{prefix}-{own_dlq}-dlq"]}
         if role.startswith("agent_executor"):
             allowed |= {
@@ -170,6 +178,9 @@ def test_each_function_policy_names_only_its_own_resources(resources, outputs):
                 bus,
                 f"arn:aws:s3:::{bucket}/conversations/*",
                 *secrets,  # the tools' secrets: GetSecretValue only (below)
+                # the WebSocket API's connections (this stage's only) and its endpoint parameter
+                f"{socket_api}/live/POST/@connections/*",
+                f"arn:aws:ssm:us-east-1:{account}:parameter/{prefix}/ws-endpoint",
             }
             allowed |= {
                 r

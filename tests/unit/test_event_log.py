@@ -102,3 +102,38 @@ def test_items_expire_and_stay_out_of_the_turn_queries(dynamodb, table):
     items = sorted(dynamodb.scan(TableName=table)["Items"], key=lambda i: i["SK"]["S"])
     assert [i["SK"]["S"] for i in items] == ["EVT#000000000001", "EVT#HEAD"]
     assert all(int(i["ttl"]["N"]) == int(NOW) + 24 * 3600 for i in items)
+
+
+def test_a_pause_in_a_live_run_does_not_hold_its_text(dynamodb, table):
+    """No further event comes (the model is thinking): the writer's timer writes what it holds,
+    and the stored batch goes to the live push."""
+    pushed: list[Any] = []
+    got = threading.Event()
+
+    def on_stored(conversation_id: str, owner: str | None, records: list[Any]) -> None:
+        pushed.append((conversation_id, owner, [r["seq"] for r in records]))
+        got.set()
+
+    log = EventLog(table, client=dynamodb, clock=lambda: NOW, on_stored=on_stored)
+    writer = log.writer("c1", owner="u1", live=True)
+    assert writer.flush_s == log.live_flush_s == 0.1
+    writer.emit(TextDelta(1, "Let me check"))
+    assert got.wait(10)  # written by the timer, no later event needed
+    assert [r["delta"] for _, r in log.read("c1")] == ["Let me check"]
+    assert pushed == [("c1", "u1", [1])]
+
+
+def test_a_result_is_only_ever_written_by_the_caller(dynamodb, table):
+    """Whatever the clock says, the run's result waits for the caller's flush (after the turn
+    is saved); what came before it is written."""
+    clock = [0.0]
+    log = EventLog(table, client=dynamodb, clock=lambda: NOW)
+    writer = log.writer("c1", owner="u1", flush_s=30, monotonic=lambda: clock[0])
+    writer.emit(TextDelta(1, "Done."))
+    clock[0] = 31.0  # past the interval: the next event would write the batch...
+    writer.emit(RunFinished("completed", "Done.", "end_turn", 10, 2, 0.0))
+    assert log.read("c1") == []  # ...but a result is held
+    writer._timed_flush()  # the timer fires
+    assert [r["type"] for _, r in log.read("c1")] == ["text"]
+    writer.flush()  # the turn was saved
+    assert [r["type"] for _, r in log.read("c1")] == ["text", "result"]

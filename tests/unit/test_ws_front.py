@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "localstack"))
@@ -136,7 +136,7 @@ def test_the_server_can_hang_up(front):
     socket = connect(f"{front.url}/?token=alice", legacy=True)
     [connection] = list(front.connections)
     assert post(front, connection, b"", method="DELETE") == 204
-    with pytest.raises(Exception):
+    with pytest.raises(ConnectionClosed):
         socket.recv(timeout=10)
     front.lam.disconnected.wait(10)
     assert len(front.lam.of("DISCONNECT")) == 1

@@ -248,7 +248,7 @@ def deploy(workspace: str, timings: dict[str, float]) -> bool:
     if not prepare(workspace, timings):
         return False
     result = step("apply", timings, "apply", *change_args(workspace))
-    if result.returncode and drop_orphan_functions(result.stdout + result.stderr):
+    if result.returncode and drop_orphans(result.stdout + result.stderr):
         result = step("apply (second pass)", timings, "apply", *change_args(workspace))
     if result.returncode:
         return False
@@ -257,23 +257,36 @@ def deploy(workspace: str, timings: dict[str, float]) -> bool:
     return True
 
 
-ORPHAN = re.compile(r"Function already exist: ([A-Za-z0-9_-]+)")
+ORPHAN_FUNCTION = re.compile(r"Function already exist: ([A-Za-z0-9_-]+)")
+ORPHAN_ROLE = re.compile(
+    r"EntityAlreadyExists: Role with name ([A-Za-z0-9_+=,.@-]+) already exists"
+)
 
 
-def drop_orphan_functions(output: str) -> list[str]:
-    """Functions the emulator created for a CreateFunction whose answer the provider never got:
-    its retries then meet 409 "already exist" (for 5 minutes) and the function is in no
-    state. Seen about once in ten applies on this machine; the 5xx it answered is now in the
-    emulator's log. Deleted here, so that a second apply creates them as Terraform expects."""
+def drop_orphans(output: str) -> list[str]:
+    """Functions and roles the emulator created for a create call whose answer the provider
+    never got: its retry then meets 409 "already exists" and the resource is in no state. Seen
+    about once in ten applies on this machine, for CreateFunction and (once) CreateRole, with no
+    5xx in the emulator's log (the answer was lost on the way). Deleted here, so that a second
+    apply creates them as Terraform expects."""
     import boto3
 
-    names = sorted(set(ORPHAN.findall(output)))
-    if names:
-        lam = boto3.client("lambda", endpoint_url=endpoint(), region_name="us-east-1")
-        for name in names:
-            print(f"the emulator holds function {name}, which no state knows: deleted")
-            lam.delete_function(FunctionName=name)
-    return names
+    dropped = []
+    kw: dict[str, Any] = {"endpoint_url": endpoint(), "region_name": "us-east-1"}
+    for name in sorted(set(ORPHAN_FUNCTION.findall(output))):
+        print(f"the emulator holds function {name}, which no state knows: deleted")
+        boto3.client("lambda", **kw).delete_function(FunctionName=name)
+        dropped.append(f"function {name}")
+    for name in sorted(set(ORPHAN_ROLE.findall(output))):
+        print(f"the emulator holds role {name}, which no state knows: deleted")
+        iam = boto3.client("iam", **kw)
+        for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+            iam.delete_role_policy(RoleName=name, PolicyName=policy)
+        for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+            iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
+        iam.delete_role(RoleName=name)
+        dropped.append(f"role {name}")
+    return dropped
 
 
 def destroy(workspace: str, timings: dict[str, float]) -> bool:

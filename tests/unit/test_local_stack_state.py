@@ -85,23 +85,52 @@ def test_the_backend_override_names_the_state_folder(
     assert tat.env()["TF_DATA_DIR"] == str(tat.TF_DATA)
 
 
-def test_an_orphan_function_from_a_lost_answer_is_deleted_before_the_second_apply(
+def test_orphans_from_lost_answers_are_deleted_before_the_second_apply(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     deleted: list[str] = []
 
     class Lambda:
         def delete_function(self, FunctionName: str) -> None:
-            deleted.append(FunctionName)
+            deleted.append(f"function {FunctionName}")
+
+    class Iam:
+        def list_role_policies(self, RoleName: str) -> dict:
+            return {"PolicyNames": ["inline"]}
+
+        def delete_role_policy(self, RoleName: str, PolicyName: str) -> None:
+            deleted.append(f"policy {PolicyName}")
+
+        def list_attached_role_policies(self, RoleName: str) -> dict:
+            return {"AttachedPolicies": [{"PolicyArn": "arn:aws:iam::aws:policy/x"}]}
+
+        def detach_role_policy(self, RoleName: str, PolicyArn: str) -> None:
+            deleted.append(f"attached {PolicyArn}")
+
+        def delete_role(self, RoleName: str) -> None:
+            deleted.append(f"role {RoleName}")
 
     import boto3
 
-    monkeypatch.setattr(boto3, "client", lambda *a, **k: Lambda())
+    monkeypatch.setattr(
+        boto3, "client", lambda service, **k: Lambda() if service == "lambda" else Iam()
+    )
     output = (
         "Error: creating Lambda Function (agentocore-local-approval-worker): operation error "
         "Lambda: CreateFunction, https response error StatusCode: 409, RequestID: x, "
-        "ResourceConflictException: Function already exist: agentocore-local-approval-worker"
+        "ResourceConflictException: Function already exist: agentocore-local-approval-worker\n"
+        "Error: creating IAM Role (agentocore-ci-ws-authorizer): operation error IAM: "
+        "CreateRole, https response error StatusCode: 409, RequestID: y, EntityAlreadyExists: "
+        "Role with name agentocore-ci-ws-authorizer already exists."
     )
-    assert tat.drop_orphan_functions(output) == ["agentocore-local-approval-worker"]
-    assert deleted == ["agentocore-local-approval-worker"]
-    assert tat.drop_orphan_functions("Error: something else") == []
+    assert tat.drop_orphans(output) == [
+        "function agentocore-local-approval-worker",
+        "role agentocore-ci-ws-authorizer",
+    ]
+    assert deleted == [
+        "function agentocore-local-approval-worker",
+        "policy inline",
+        "attached arn:aws:iam::aws:policy/x",
+        "role agentocore-ci-ws-authorizer",
+    ]
+    assert tat.drop_orphans("Error: something else") == []

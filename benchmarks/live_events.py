@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "localstack"))
 
+from api_front import emulator_client  # noqa: E402
 from emulator import endpoint  # noqa: E402
 from fronts import start_fronts  # noqa: E402
 from tests.live_client import LiveClient  # noqa: E402
@@ -212,6 +213,9 @@ def main() -> None:
     parser.add_argument("--front-messages", type=int, default=2000)
     parser.add_argument("--users", type=int, default=5)
     parser.add_argument("--runs-each", type=int, default=10)
+    parser.add_argument(
+        "--ttft-only", action="store_true", help="time to first token only (a slow model)"
+    )
     args = parser.parse_args()
     raw = json.loads((ROOT / ".localstack" / f"{args.workspace}-outputs.json").read_text())
     outputs = {k: v["value"] for k, v in raw.items()}
@@ -219,12 +223,18 @@ def main() -> None:
     try:
         first_token(fronts, 2)  # warm the functions' environments
         ttft = first_token(fronts, args.runs)
-        print(f"model: {outputs.get('function_names', {}) and 'deployed'}; runs: {args.runs}")
+        config = emulator_client("lambda", endpoint()).get_function_configuration(
+            FunctionName=outputs["function_names"]["agent_executor"]
+        )
+        model = config["Environment"]["Variables"].get("AGENTOCORE_MODEL")
+        print(f"model: {model}; time to first token over {args.runs} runs (after 2 warm-up runs)")
         for name, values in ttft.items():
             print(
                 f"  {name:14s} p50 {statistics.median(values):7.1f} ms   "
                 f"p95 {pct(values, 0.95):7.1f} ms   max {max(values):7.1f} ms"
             )
+        if args.ttft_only:
+            return
         print(f"front alone: {front_throughput(fronts, args.front_messages):,.0f} messages/s")
         eps, records, elapsed = end_to_end_throughput(fronts, args.users, args.runs_each)
         print(

@@ -225,4 +225,4 @@ bench: $(STAMP)
 	$(PY) benchmarks/loop_overhead.py
 
 clean:
-	rm -rf $(VENV) .venv-py3.* $(CHECKOV_VENV) tests/iam/node_modules .cache .pytest_cache .mypy_cache .ruff_cache dist build
+	rm -rf $(VENV) .venv-py3.* $(CHECKOV_VENV) tests/iam/node_modules .cache .pytest_cache .mypy_cache .ruff_cache dist build .artifacts

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -98,7 +99,8 @@ def _management_handler(path: str) -> Callable[..., None]:
         if found is None:
             entry["unmapped"] = True
         else:
-            api, stage, connection = [g for g in found.groups() if g is not None]
+            api, stage, quoted = [g for g in found.groups() if g is not None]
+            connection = urllib.parse.unquote(quoted)
             method = str(params.get("method", "POST")).upper()
             resource = _arn("execute-api", f"{api}/{stage}/{method}/@connections/{connection}")
             entry["requests"] = [

@@ -43,6 +43,7 @@ from agentocore.events import (
     ActionRejected,
     EventDetail,
 )
+from agentocore.stream.push import MAX_SUBSCRIPTIONS, TooManySubscriptions
 from agentocore.validation import summary
 
 if TYPE_CHECKING:
@@ -156,6 +157,17 @@ class SocketApi:
             raise ApiError(400, "invalid_request", summary(exc)) from exc
 
     def dispatch(self, connection_id: str, identity: Identity, request: _Message) -> None:
+        try:
+            self._dispatch(connection_id, identity, request)
+        except TooManySubscriptions as exc:
+            raise ApiError(
+                429,
+                "too_many_subscriptions",
+                f"a connection listens to at most {MAX_SUBSCRIPTIONS} conversations and topics; "
+                "unsubscribe from some first",
+            ) from exc
+
+    def _dispatch(self, connection_id: str, identity: Identity, request: _Message) -> None:
         if isinstance(request, Subscribe):
             if request.topic is not None:
                 self.subscribe_topic(connection_id, identity, request.topic)

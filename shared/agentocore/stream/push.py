@@ -40,6 +40,8 @@ CONNECTION_TTL_S = 2 * 3600
 #: gap in the numbers and reads it over HTTP).
 MAX_MESSAGE_BYTES = 128 * 1024
 SUB_PREFIX = "WS#"
+#: What one connection may listen to at once (its META item lists them).
+MAX_SUBSCRIPTIONS = 100
 TOPICS = ("approvals",)
 
 
@@ -53,6 +55,10 @@ def topic_pk(topic: str) -> str:
 
 class ConnectionGone(Exception):
     """The connection is closed (API Gateway answered 410)."""
+
+
+class TooManySubscriptions(Exception):
+    """The connection already listens to :data:`MAX_SUBSCRIPTIONS` conversations and topics."""
 
 
 class ManagementApi:
@@ -133,6 +139,28 @@ class SocketConnections(TableStore):
 
     def _listen(self, pk: str, connection_id: str, user: str) -> None:
         now = int(self._clock())
+        # first what to close on $disconnect (a missed $disconnect: the TTL and the 410), at
+        # most MAX_SUBSCRIPTIONS of them
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"PK": s(connection_pk(connection_id)), "SK": s("META")},
+                UpdateExpression="ADD #subs :pk",
+                ConditionExpression=(
+                    "attribute_not_exists(#subs) OR size(#subs) < :max OR contains(#subs, :one)"
+                ),
+                ExpressionAttributeNames={"#subs": "subs"},
+                ExpressionAttributeValues={
+                    ":pk": {"SS": [pk]},
+                    ":one": s(pk),
+                    ":max": {"N": str(MAX_SUBSCRIPTIONS)},
+                },
+            )
+        except Exception as exc:
+            code = (getattr(exc, "response", {}) or {}).get("Error", {}).get("Code")
+            if code == "ConditionalCheckFailedException":
+                raise TooManySubscriptions(connection_id) from exc
+            raise
         self.client.put_item(
             TableName=self.table_name,
             Item={
@@ -142,14 +170,6 @@ class SocketConnections(TableStore):
                 "ttl": {"N": str(now + CONNECTION_TTL_S)},
             },
         )
-        # what to close on $disconnect (a missed $disconnect: the TTL and the 410)
-        self.client.update_item(
-            TableName=self.table_name,
-            Key={"PK": s(connection_pk(connection_id)), "SK": s("META")},
-            UpdateExpression="ADD #subs :pk",
-            ExpressionAttributeNames={"#subs": "subs"},
-            ExpressionAttributeValues={":pk": {"SS": [pk]}},
-        )
 
     def subscribe(self, connection_id: str, user: str, conversation_id: str) -> None:
         self._listen(conv_pk(conversation_id), connection_id, user)
@@ -158,7 +178,16 @@ class SocketConnections(TableStore):
         self._listen(topic_pk(topic), connection_id, user)
 
     def unsubscribe(self, connection_id: str, conversation_id: str) -> None:
-        self.mark_gone(conv_pk(conversation_id), connection_id)
+        """Stop listening (nothing happens for a conversation it was not listening to)."""
+        pk = conv_pk(conversation_id)
+        self._mark_quietly(pk, connection_id)
+        self.client.update_item(
+            TableName=self.table_name,
+            Key={"PK": s(connection_pk(connection_id)), "SK": s("META")},
+            UpdateExpression="DELETE #subs :pk",
+            ExpressionAttributeNames={"#subs": "subs"},
+            ExpressionAttributeValues={":pk": {"SS": [pk]}},
+        )
 
     def mark_gone(self, pk: str, connection_id: str) -> None:
         """Stop pushing to ``connection_id`` from ``pk`` (the item expires at once)."""

@@ -322,3 +322,29 @@ def test_a_forged_progress_event_from_another_source_is_refused(stack):
         assert "source" in str(exc)
     else:
         raise AssertionError("a progress event from the wrong source was accepted")
+
+
+def test_a_connection_listens_to_a_bounded_number_of_conversations(stack):
+    from agentocore.stream.push import MAX_SUBSCRIPTIONS
+
+    sockets = setup(script())
+    connect("conn-1")
+    for i in range(MAX_SUBSCRIPTIONS):
+        ws("MESSAGE", "conn-1", {"action": "subscribe", "conversation_id": f"c{i}"})
+    ws("MESSAGE", "conn-1", {"action": "subscribe", "conversation_id": "c0"})  # again: fine
+    assert sockets.of_type("conn-1", "error") == []
+    ws("MESSAGE", "conn-1", {"action": "subscribe", "conversation_id": "one-too-many"})
+    [error] = sockets.of_type("conn-1", "error")
+    assert error["status"] == 429 and error["error"]["code"] == "too_many_subscriptions"
+    assert fn.runtime().connections.listeners("CONV#one-too-many") == []
+    # unsubscribing makes room; unsubscribing from what it never listened to is harmless
+    ws("MESSAGE", "conn-1", {"action": "unsubscribe", "conversation_id": "c5"})
+    ws("MESSAGE", "conn-1", {"action": "unsubscribe", "conversation_id": "never"})
+    assert [m["conversation_id"] for m in sockets.of_type("conn-1", "unsubscribed")] == [
+        "c5",
+        "never",
+    ]
+    ws("MESSAGE", "conn-1", {"action": "subscribe", "conversation_id": "one-too-many"})
+    assert len(sockets.of_type("conn-1", "error")) == 1
+    assert fn.runtime().connections.listeners("CONV#one-too-many") == ["conn-1"]
+    assert fn.runtime().connections.listeners("CONV#c5") == []

@@ -201,7 +201,8 @@ class ConversationRunner:
         except BaseException:
             _flush(sink, discard=True)  # not kept: its retry logs the run anew
             raise
-        _flush(sink, persist=keep, discard=outcome.replayed)  # lost the race: the winner's
+        # lost the race: the winner's result is logged, not this one's
+        _flush(sink, persist=keep, discard=outcome.replayed, turn=outcome.exchange_turn)
         return outcome
 
     def _save(
@@ -371,7 +372,7 @@ class ConversationRunner:
         except BaseException:
             _flush(sink, discard=True)
             raise
-        _flush(sink, discard=turn_count is None)
+        _flush(sink, discard=turn_count is None, turn=exchange_turn or None)
         if turn_count is None:
             stored = self._stored(conversation_id, invocation_id, user_id)
             return self._replay(conversation_id, stored) if stored is not None else None
@@ -599,13 +600,22 @@ class ConversationRunner:
         )
 
 
-def _flush(sink: EventSink | None, *, persist: bool = False, discard: bool = False) -> None:
+def _flush(
+    sink: EventSink | None,
+    *,
+    persist: bool = False,
+    discard: bool = False,
+    turn: int | None = None,
+) -> None:
     """Write what the event log still holds; a held log (``if_deferred``) is written when
     ``persist`` (the run was deferred or failed), else forgotten; ``discard``: forget it (the
-    run was not saved). A failure is logged: the run stands."""
+    run was not saved). ``turn``: the saved exchange's first turn, noted on the ``result`` (a
+    client matches the run with the stored turns by it). A failure is logged: the run stands."""
     if not isinstance(sink, EventLogWriter):
         return
     try:
+        if turn is not None:
+            sink.note_result(turn=turn)
         if discard:
             sink.discard()
         elif persist:

@@ -300,8 +300,13 @@ export function mountChat(main, ctx, conversationId) {
     let from = 0;
     for (const run of model.runs) {
       const text = run.result && run.result.text ? run.result.text.trim() : '';
+      // the server notes the saved exchange's first turn on the result: an exact match; runs
+      // logged before it did are matched by their final text
+      const turn = run.result && Number.isInteger(run.result.turn) ? run.result.turn : null;
       let found = -1;
-      if (text) {
+      if (turn !== null) {
+        found = rows.findIndex((r) => !r.run && r.e.firstTurn === turn);
+      } else if (text) {
         for (let i = from; i < rows.length; i += 1) {
           if (!rows[i].run && rows[i].bubble && finalReply(rows[i].e).trim() === text) {
             found = i;

@@ -293,6 +293,15 @@ class EventLogWriter:
             self.held = False
             self._flush()
 
+    def note_result(self, **fields: Any) -> None:
+        """Add ``fields`` to the held ``result`` (the saved exchange's ``turn``: known only
+        once the turn is saved, which is when the result is written)."""
+        with self._lock:
+            for record in reversed(self._held):
+                if record["type"] == "result":
+                    record.update(fields)
+                    return
+
     def discard(self) -> None:
         """Forget what is held (the run's answer carried it)."""
         with self._lock:

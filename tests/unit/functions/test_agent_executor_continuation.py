@@ -163,8 +163,9 @@ def test_a_run_over_the_sync_budget_answers_202_and_continues_from_the_event(sta
     # one numbering, one result each, for a client polling GET .../events
     logged = stack.run_events("c1")
     assert [e["seq"] for e in logged] == list(range(1, len(logged) + 1))
-    results = [(e["status"], e["run_id"]) for e in logged if e["type"] == "result"]
-    assert results == [("deferred", "c1#turn1"), ("completed", invocation_id)]
+    results = [(e["status"], e["run_id"], e["turn"]) for e in logged if e["type"] == "result"]
+    # both parts are the exchange that turn 1 (the user's message) opened
+    assert results == [("deferred", "c1#turn1", 1), ("completed", invocation_id, 1)]
     assert [e["name"] for e in logged if e["type"] == "tool_use_end"] == ["trigger_refund"]
     assert logged[-1]["text"] == "Your refund was requested."
 

@@ -121,6 +121,7 @@ def test_a_watched_run_arrives_live_numbered_then_its_reply(stack):
     [reply] = sockets.of_type("conn-1", "reply")
     assert reply["status"] == 200 and reply["request_id"] == "r1"
     assert reply["body"]["reply"] == records[-1]["text"] == "Order A-1001 was delivered."
+    assert records[-1]["turn"] == reply["body"]["turn"] == 1  # the saved exchange's first turn
     assert sockets.sent["conn-1"][-1] == reply  # the reply comes after the result
     # the same records over HTTP
     status, page = response_json(

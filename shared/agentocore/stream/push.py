@@ -145,15 +145,17 @@ class SocketConnections(TableStore):
             self.client.update_item(
                 TableName=self.table_name,
                 Key={"PK": s(connection_pk(connection_id)), "SK": s("META")},
-                UpdateExpression="ADD #subs :pk",
+                # (the TTL too, should $connect's item be missing: nothing stays for good)
+                UpdateExpression="ADD #subs :pk SET #ttl = if_not_exists(#ttl, :ttl)",
                 ConditionExpression=(
                     "attribute_not_exists(#subs) OR size(#subs) < :max OR contains(#subs, :one)"
                 ),
-                ExpressionAttributeNames={"#subs": "subs"},
+                ExpressionAttributeNames={"#subs": "subs", "#ttl": "ttl"},
                 ExpressionAttributeValues={
                     ":pk": {"SS": [pk]},
                     ":one": s(pk),
                     ":max": {"N": str(MAX_SUBSCRIPTIONS)},
+                    ":ttl": {"N": str(now + CONNECTION_TTL_S)},
                 },
             )
         except Exception as exc:

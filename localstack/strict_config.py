@@ -14,6 +14,11 @@ raises AWS's error code with AWS's wording:
   (``BatchSize`` <= 10000, ``MaximumBatchingWindowInSeconds`` <= 300) as ``ValidationException``.
   AWS checks the visibility timeout when a mapping is created or updated, not when the
   function's timeout changes later.
+- Lambda ``AddPermission`` with a statement id the function's policy already has:
+  ``ResourceConflictException`` (409) "The statement id (s3-inbox) provided already exists.
+  Please provide a new statement id, or remove the existing statement." (moto appends a second
+  statement with the same id; a RemovePermission then removes one, and Terraform waits five
+  minutes for the other to go.)
 - SQS ``RedrivePolicy`` (CreateQueue, SetQueueAttributes), ``InvalidParameterValue``: "Value
   {policy} for parameter RedrivePolicy is invalid. Reason: Invalid value for maxReceiveCount: 0,
   valid values are from 1 to 1000 both inclusive." and "... Reason: Dead letter target does not
@@ -92,9 +97,31 @@ def _check_sqs_mapping(
         )
 
 
+def _conflict(message: str) -> Exception:
+    from moto.awslambda.exceptions import LambdaClientError
+
+    class ResourceConflictException(LambdaClientError):
+        code = 409
+
+    return ResourceConflictException("ResourceConflictException", message)
+
+
 def patch_lambda() -> None:
     from moto.awslambda.models import LambdaBackend
 
+    add_permission = LambdaBackend.add_permission
+
+    def add_permission_checked(self: Any, function_name: str, qualifier: str, raw: str) -> Any:
+        sid = str((json.loads(raw or "{}") or {}).get("StatementId") or "")
+        fn = self.get_function(function_name, qualifier)
+        if sid and any(s.get("Sid") == sid for s in fn.policy.statements):
+            raise _conflict(
+                f"The statement id ({sid}) provided already exists. Please provide a new "
+                "statement id, or remove the existing statement."
+            )
+        return add_permission(self, function_name, qualifier, raw)
+
+    LambdaBackend.add_permission = add_permission_checked  # type: ignore[method-assign]
     create_function = LambdaBackend.create_function
     update_function = LambdaBackend.update_function_configuration
     create_mapping = LambdaBackend.create_event_source_mapping

@@ -261,14 +261,20 @@ ORPHAN_FUNCTION = re.compile(r"Function already exist: ([A-Za-z0-9_-]+)")
 ORPHAN_ROLE = re.compile(
     r"EntityAlreadyExists: Role with name ([A-Za-z0-9_+=,.@-]+) already exists"
 )
+ORPHAN_PERMISSION = re.compile(
+    r"adding Lambda Permission \(([A-Za-z0-9_-]+)/([A-Za-z0-9_-]+)\)[^\n]*"
+    r"ResourceConflictException: The statement id"
+)
 
 
 def drop_orphans(output: str) -> list[str]:
-    """Functions and roles the emulator created for a create call whose answer the provider
-    never got: its retry then meets 409 "already exists" and the resource is in no state. Seen
-    about once in ten applies on this machine, for CreateFunction and (once) CreateRole, with no
-    5xx in the emulator's log (the answer was lost on the way). Deleted here, so that a second
-    apply creates them as Terraform expects."""
+    """Functions, roles and permission statements the emulator created for a create call whose
+    answer the provider never got: its retry then meets 409 "already exists" and the resource
+    is in no state. Seen about once in ten applies on this machine, for CreateFunction and (once)
+    CreateRole, with no 5xx in the emulator's log (the answer was lost on the way); for
+    AddPermission, moto used to take the retry as a second statement with the same id (the
+    5-minute wait of a later destroy). Deleted here, so that a second apply creates them as
+    Terraform expects."""
     import boto3
 
     dropped = []
@@ -286,6 +292,10 @@ def drop_orphans(output: str) -> list[str]:
             iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
         iam.delete_role(RoleName=name)
         dropped.append(f"role {name}")
+    for function, sid in sorted(set(ORPHAN_PERMISSION.findall(output))):
+        print(f"the emulator holds permission {function}/{sid}, which no state knows: deleted")
+        boto3.client("lambda", **kw).remove_permission(FunctionName=function, StatementId=sid)
+        dropped.append(f"permission {function}/{sid}")
     return dropped
 
 

@@ -413,6 +413,34 @@ def test_lambda_timeout_and_memory_limits(aws: Path) -> None:
     assert (config["Timeout"], config["MemorySize"]) == (1, 128)
 
 
+def test_a_statement_id_is_taken_once(aws: Path) -> None:
+    lam = lambda_client()
+    role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")
+    lam.create_function(
+        FunctionName="f",
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="handler.handler",
+        Code={"ZipFile": zip_of(HANDLER)},
+    )
+    permission = {
+        "FunctionName": "f",
+        "StatementId": "s3-inbox",
+        "Action": "lambda:InvokeFunction",
+        "Principal": "s3.amazonaws.com",
+    }
+    lam.add_permission(**permission)
+    assert error_of(lam.add_permission, **permission) == (
+        "ResourceConflictException",
+        "The statement id (s3-inbox) provided already exists. Please provide a new statement "
+        "id, or remove the existing statement.",
+    )
+    lam.add_permission(**{**permission, "StatementId": "sns-inbound"})
+    lam.remove_permission(FunctionName="f", StatementId="s3-inbox")
+    policy = json.loads(lam.get_policy(FunctionName="f")["Policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == ["sns-inbound"]  # gone at once
+
+
 def queue_arn(name: str, **attributes: str) -> str:
     sqs = boto3.client("sqs", region_name=REGION)
     url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]

@@ -94,6 +94,9 @@ def test_orphans_from_lost_answers_are_deleted_before_the_second_apply(
         def delete_function(self, FunctionName: str) -> None:
             deleted.append(f"function {FunctionName}")
 
+        def remove_permission(self, FunctionName: str, StatementId: str) -> None:
+            deleted.append(f"permission {FunctionName}/{StatementId}")
+
     class Iam:
         def list_role_policies(self, RoleName: str) -> dict:
             return {"PolicyNames": ["inline"]}
@@ -121,16 +124,21 @@ def test_orphans_from_lost_answers_are_deleted_before_the_second_apply(
         "ResourceConflictException: Function already exist: agentocore-local-approval-worker\n"
         "Error: creating IAM Role (agentocore-ci-ws-authorizer): operation error IAM: "
         "CreateRole, https response error StatusCode: 409, RequestID: y, EntityAlreadyExists: "
-        "Role with name agentocore-ci-ws-authorizer already exists."
+        "Role with name agentocore-ci-ws-authorizer already exists.\n"
+        "Error: adding Lambda Permission (agentocore-ci-agent-executor/s3-inbox): operation "
+        "error Lambda: AddPermission, https response error StatusCode: 409, RequestID: z, "
+        "ResourceConflictException: The statement id (s3-inbox) provided already exists."
     )
     assert tat.drop_orphans(output) == [
         "function agentocore-local-approval-worker",
         "role agentocore-ci-ws-authorizer",
+        "permission agentocore-ci-agent-executor/s3-inbox",
     ]
     assert deleted == [
         "function agentocore-local-approval-worker",
         "policy inline",
         "attached arn:aws:iam::aws:policy/x",
         "role agentocore-ci-ws-authorizer",
+        "permission agentocore-ci-agent-executor/s3-inbox",
     ]
     assert tat.drop_orphans("Error: something else") == []

@@ -91,6 +91,23 @@ export function replyText(run) {
   return run.result && typeof run.result.text === 'string' ? run.result.text : '';
 }
 
+/**
+ * A run's result, from its logged `result` event or from the HTTP/WebSocket answer.
+ * `turn`: the saved exchange's first turn (matches the run with the stored turns).
+ */
+function resultOf(status, text, stopReason, usage, error, turn) {
+  return {
+    status: String(status || 'completed'),
+    text: typeof text === 'string' ? text : '',
+    stop_reason: stopReason ?? null,
+    input_tokens: usage.input_tokens,
+    output_tokens: usage.output_tokens,
+    cost_usd: usage.cost_usd,
+    error: error ?? null,
+    turn: Number.isInteger(turn) ? turn : null,
+  };
+}
+
 /** How far an action has come: its status only moves forward. */
 const STATUS_RANK = { requested: 0, pending_approval: 1, approved: 2, rejected: 3, completed: 3, failed: 3 };
 function statusRank(status) {
@@ -237,15 +254,7 @@ export class ConversationModel {
       }
       case 'result': {
         const run = this.runFor(r);
-        run.result = {
-          status: String(r.status || 'completed'),
-          text: typeof r.text === 'string' ? r.text : '',
-          stop_reason: r.stop_reason ?? null,
-          input_tokens: r.input_tokens,
-          output_tokens: r.output_tokens,
-          cost_usd: r.cost_usd,
-          error: r.error ?? null,
-        };
+        run.result = resultOf(r.status, r.text, r.stop_reason, r, r.error, r.turn);
         if (run.result.status === 'deferred') run.deferred = true;
         return run;
       }
@@ -285,15 +294,7 @@ export class ConversationModel {
       return;
     }
     if (!run.result) {
-      run.result = {
-        status: String(body.status || 'completed'),
-        text: typeof body.reply === 'string' ? body.reply : '',
-        stop_reason: body.stop_reason ?? null,
-        input_tokens: u.input_tokens,
-        output_tokens: u.output_tokens,
-        cost_usd: u.cost_usd,
-        error: null,
-      };
+      run.result = resultOf(body.status, body.reply, body.stop_reason, u, null, body.turn);
     }
   }
 

@@ -300,9 +300,11 @@ export function mountChat(main, ctx, conversationId) {
     let from = 0;
     for (const run of model.runs) {
       const text = run.result && run.result.text ? run.result.text.trim() : '';
-      // the server notes the saved exchange's first turn on the result: an exact match; runs
-      // logged before it did are matched by their final text
-      const turn = run.result && Number.isInteger(run.result.turn) ? run.result.turn : null;
+      // the server notes the saved exchange's first turn on the result: an exact match (the
+      // finished part of an exchange; a deferred part and runs logged before the server noted
+      // turns are matched by their final text)
+      const finished = run.result && run.result.status !== 'deferred';
+      const turn = finished && Number.isInteger(run.result.turn) ? run.result.turn : null;
       let found = -1;
       if (turn !== null) {
         found = rows.findIndex((r) => !r.run && r.e.firstTurn === turn);

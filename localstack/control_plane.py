@@ -14,7 +14,9 @@ Installed by ``emulator.apply_hooks()``.
 from __future__ import annotations
 
 import functools
+import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,13 +25,32 @@ LOCK = threading.RLock()
 INVOCATIONS = frozenset({"Invoke", "InvokeAsync", "InvokeWithResponseStream"})
 
 
+#: A request that waited for the lock or held it longer than this is logged (stderr: the
+#: emulator's log). Seen: a Terraform CreateFunction whose answer never came back in time, its
+#: retries then meeting 409 for five minutes; this says whether the lock was the cause.
+SLOW_S = 5.0
+
+
 def _serialized(call_action: Callable[[Any], Any], *, skip: frozenset[str]) -> Callable[..., Any]:
     @functools.wraps(call_action)
     def call(self: Any) -> Any:
-        if skip and self._get_action() in skip:
+        action = self._get_action()
+        if skip and action in skip:
             return call_action(self)
+        asked = time.monotonic()
         with LOCK:
-            return call_action(self)
+            got = time.monotonic()
+            try:
+                return call_action(self)
+            finally:
+                done = time.monotonic()
+                if got - asked > SLOW_S or done - got > SLOW_S:
+                    print(
+                        f"control plane: {type(self).__name__}.{action} waited "
+                        f"{got - asked:.1f} s for the lock, held it {done - got:.1f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
 
     return call
 

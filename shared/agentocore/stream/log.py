@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agentocore.ddb import TableStore, get_int, n, s
+from agentocore.ddb import TableStore, get_int, is_condition_failure, n, s
 from agentocore.memory.store import conv_pk
 from agentocore.stream.events import RunEvent
 
@@ -193,9 +193,7 @@ class EventLog(TableStore):
                 ]
             )
         except Exception as exc:
-            response = getattr(exc, "response", {}) or {}
-            reasons = response.get("CancellationReasons") or []
-            if any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+            if is_condition_failure(exc):
                 return False
             raise
         return True

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from agentocore.aws import LazyClient
-from agentocore.ddb import TableStore, s
+from agentocore.ddb import TableStore, is_condition_failure, n, s
 from agentocore.memory.store import conv_pk
 
 log = logging.getLogger(__name__)
@@ -132,8 +132,8 @@ class SocketConnections(TableStore):
                 "SK": s("META"),
                 "user_id": s(user),
                 "approver": {"BOOL": approver},
-                "connected_at": {"N": str(int(now))},
-                "ttl": {"N": str(int(now) + CONNECTION_TTL_S)},
+                "connected_at": n(int(now)),
+                "ttl": n(int(now) + CONNECTION_TTL_S),
             },
         )
 
@@ -154,13 +154,12 @@ class SocketConnections(TableStore):
                 ExpressionAttributeValues={
                     ":pk": {"SS": [pk]},
                     ":one": s(pk),
-                    ":max": {"N": str(MAX_SUBSCRIPTIONS)},
-                    ":ttl": {"N": str(now + CONNECTION_TTL_S)},
+                    ":max": n(MAX_SUBSCRIPTIONS),
+                    ":ttl": n(now + CONNECTION_TTL_S),
                 },
             )
         except Exception as exc:
-            code = (getattr(exc, "response", {}) or {}).get("Error", {}).get("Code")
-            if code == "ConditionalCheckFailedException":
+            if is_condition_failure(exc):
                 raise TooManySubscriptions(connection_id) from exc
             raise
         self.client.put_item(
@@ -169,7 +168,7 @@ class SocketConnections(TableStore):
                 "PK": s(pk),
                 "SK": s(SUB_PREFIX + connection_id),
                 "user_id": s(user),
-                "ttl": {"N": str(now + CONNECTION_TTL_S)},
+                "ttl": n(now + CONNECTION_TTL_S),
             },
         )
 
@@ -193,16 +192,18 @@ class SocketConnections(TableStore):
 
     def mark_gone(self, pk: str, connection_id: str) -> None:
         """Stop pushing to ``connection_id`` from ``pk`` (the item expires at once)."""
+        self._expire(pk, SUB_PREFIX + connection_id, only_existing=True)
+
+    def _expire(self, pk: str, sk: str, *, only_existing: bool = False) -> None:
+        """Mark the item ``gone`` and due for deletion now (no function may DeleteItem)."""
+        condition = {"ConditionExpression": "attribute_exists(SK)"} if only_existing else {}
         self.client.update_item(
             TableName=self.table_name,
-            Key={"PK": s(pk), "SK": s(SUB_PREFIX + connection_id)},
+            Key={"PK": s(pk), "SK": s(sk)},
             UpdateExpression="SET #gone = :t, #ttl = :now",
-            ConditionExpression="attribute_exists(SK)",
             ExpressionAttributeNames={"#gone": "gone", "#ttl": "ttl"},
-            ExpressionAttributeValues={
-                ":t": {"BOOL": True},
-                ":now": {"N": str(int(self._clock()))},
-            },
+            ExpressionAttributeValues={":t": {"BOOL": True}, ":now": n(int(self._clock()))},
+            **condition,
         )
 
     def close(self, connection_id: str) -> int:
@@ -217,24 +218,14 @@ class SocketConnections(TableStore):
         pks = item.get("subs", {}).get("SS", [])
         for pk in pks:
             self._mark_quietly(pk, connection_id)
-        self.client.update_item(
-            TableName=self.table_name,
-            Key={"PK": s(connection_pk(connection_id)), "SK": s("META")},
-            UpdateExpression="SET #gone = :t, #ttl = :now",
-            ExpressionAttributeNames={"#gone": "gone", "#ttl": "ttl"},
-            ExpressionAttributeValues={
-                ":t": {"BOOL": True},
-                ":now": {"N": str(int(self._clock()))},
-            },
-        )
+        self._expire(connection_pk(connection_id), "META")
         return len(pks)
 
     def _mark_quietly(self, pk: str, connection_id: str) -> None:
         try:
             self.mark_gone(pk, connection_id)
         except Exception as exc:
-            code = (getattr(exc, "response", {}) or {}).get("Error", {}).get("Code")
-            if code != "ConditionalCheckFailedException":
+            if not is_condition_failure(exc):
                 raise
 
     def listeners(self, pk: str, user: str | None = None) -> list[str]:

@@ -349,3 +349,48 @@ def test_a_connection_listens_to_a_bounded_number_of_conversations(stack):
     assert len(sockets.of_type("conn-1", "error")) == 1
     assert fn.runtime().connections.listeners("CONV#one-too-many") == ["conn-1"]
     assert fn.runtime().connections.listeners("CONV#c5") == []
+
+
+def test_two_messages_at_once_each_run_once_and_every_event_arrives_once(stack):
+    """Two tabs of one user send at the same moment: each message runs once (or is refused as
+    a conflict), and a watcher receives every logged number exactly once."""
+    import threading
+
+    sockets = setup([text_response("First answer."), text_response("Second answer.")])
+    for conn in ("tab-1", "tab-2", "watcher"):
+        connect(conn)
+    ws("MESSAGE", "watcher", {"action": "subscribe", "conversation_id": "c1"})
+    barrier = threading.Barrier(2)
+
+    def tab(conn: str, text: str) -> None:
+        barrier.wait()
+        send(conn, "c1", text, request_id=f"req-{conn}")
+
+    threads = [
+        threading.Thread(target=tab, args=("tab-1", "hello")),
+        threading.Thread(target=tab, args=("tab-2", "hi there")),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    answers = [
+        m
+        for conn in ("tab-1", "tab-2")
+        for m in sockets.sent[conn]
+        if m["type"] in ("reply", "error")
+    ]
+    assert len(answers) == 2
+    assert all(a["status"] in (200, 409) for a in answers) and any(
+        a["status"] == 200 for a in answers
+    )
+    logged = stack.run_events("c1")
+    seqs = sorted(r["seq"] for r in sockets.records("watcher"))
+    assert seqs == [r["seq"] for r in logged] == list(range(1, len(logged) + 1))
+    results = [r for r in logged if r["type"] == "result"]
+    assert len(results) == sum(a["status"] == 200 for a in answers)  # one per saved run
+    _, conv = response_json(fn.handler(http_event("GET", "/conversations/c1"), LambdaContext()))
+    saved = json.dumps(conv["turns"])
+    for a in answers:
+        if a["status"] == 200:
+            assert a["body"]["reply"] in saved
